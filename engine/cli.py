@@ -1,0 +1,46 @@
+"""The ``dark-agg`` command: the composition root.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``;
+modules are imported only when their subcommand runs, so ``dark-agg study`` never loads quickfix.
+This is the one place that may name ``sim_venues`` (the engine packages never import it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "study": ("engine.study.command", "offline study: policies against the oracle, weight maps, study.json"),
+    "calibrate": ("engine.calibration_command", "estimate venue liquidity profiles from trade prints or child outcomes"),
+    "venues": ("sim_venues.command", "run simulated dark venues (FIX acceptors) from a config file"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dark-agg", description="Dark aggregator: learned, size-dependent allocation across dark pools.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = _chosen_subcommand(argv)
+    for name, (module_name, summary) in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        if name == chosen:  # only the chosen module is imported and configures its options
+            importlib.import_module(module_name).configure(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+def _chosen_subcommand(argv: list[str]) -> str | None:
+    return next((word for word in argv if word in SUBCOMMANDS), None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
