@@ -1,0 +1,136 @@
+"""The host: K simulated venues in one process, behind one QuickFIX acceptor.
+
+Builds every venue from a :class:`~sim_venues.config.HostConfig` (liquidity and price walks seeded
+from (seed, venue, symbol)), generates the session settings, starts the acceptor, and offers what
+tests and the command need: ports, CompIDs, live fault changes, and a clean stop. One acceptor
+serves all sessions: ``single_thread`` (SocketAcceptor, one thread for all venues, the fastest here
+since the GIL serialises Python callbacks anyway) or ``thread_per_connection``
+(ThreadedSocketAcceptor). Each venue is only ever touched by the thread serving its session.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+import quickfix as fix
+
+# `import quickfix` resets SIGINT to the C default (Ctrl-C would kill without cleanup); restore
+# Python's handler when we are the main thread of the process.
+if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, None):
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: the embedding program owns signals
+        pass
+
+from sim_venues.application import VenueApplication, VenueSession
+from sim_venues.config import FaultConfig, HostConfig, VenueConfig
+from sim_venues.faults import FaultState
+from sim_venues.ground_truth import GroundTruthLog
+from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng
+from sim_venues.matching import VenueRules
+from sim_venues.pricing import MidpointWalk
+from sim_venues.scheduler import Scheduler
+from sim_venues.settings import BEGIN_STRING, build_session_settings
+from sim_venues.venue import Venue
+from sim_venues.config import TIME_IN_FORCE_CODES
+
+
+@dataclass(frozen=True)
+class Listing:
+    venue: str
+    port: int
+    sender_comp_id: str  # the venue's CompID
+    target_comp_id: str  # the CompID the venue expects from its client
+    mode: str
+    report_style: str
+
+
+class VenueHost:
+    def __init__(self, config: HostConfig, *, log_errors=lambda line: print(line, file=sys.stderr)) -> None:
+        self.config = config
+        self.truth = GroundTruthLog(config.ground_truth_log)
+        self.scheduler = Scheduler(on_error=lambda error: log_errors(f"scheduler action failed: {error!r}"))
+        self.sessions = {v.name: self._build_session(v) for v in config.venues}
+        self.application = VenueApplication(list(self.sessions.values()), self.scheduler, self.truth, log_errors)
+        self._settings = build_session_settings(config)
+        self._store = (fix.FileStoreFactory(self._settings) if config.store == "file"
+                       else fix.MemoryStoreFactory())
+        self._log = fix.FileLogFactory(self._settings) if config.log_fix_messages is not None else None
+        acceptor_class = fix.SocketAcceptor if config.acceptor == "single_thread" else fix.ThreadedSocketAcceptor
+        arguments = [self.application, self._store, self._settings] + ([self._log] if self._log else [])
+        self._acceptor = acceptor_class(*arguments)
+        self._started = False
+
+    def _build_session(self, venue: VenueConfig) -> VenueSession:
+        seed = self.config.seed
+        liquidity: dict[str, LiquiditySource] = {}
+        prices: dict[str, MidpointWalk] = {}
+        for symbol, spec in self.config.symbols.items():
+            if venue.mode == "book":
+                liquidity[symbol] = BookLiquidity(venue.book)
+            else:
+                liquidity[symbol] = IidLiquidity(venue.profile_for(symbol), venue_rng(seed, venue.name, symbol, "liquidity"))
+            prices[symbol] = MidpointWalk(spec.reference_price, spec.tick, spec.walk_step_probability,
+                                          venue_rng(seed, venue.name, symbol, "midpoint"))
+        rules = VenueRules.of(venue.profile, frozenset(TIME_IN_FORCE_CODES[t] for t in venue.time_in_force))
+        core = Venue(venue.name, rules, liquidity, prices, report_style=venue.report_style, ack_new=venue.ack_new,
+                     history_limit=self.config.history_limit)
+        return VenueSession(venue=core, session_id=fix.SessionID(BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),
+                            latency=venue.latency, latency_rng=venue_rng(seed, venue.name, "", "latency"),
+                            faults=FaultState(venue.faults))
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Binds every port before returning (QuickFIX opens the sockets in start())."""
+        self._acceptor.start()
+        self._started = True
+
+    def stop(self) -> None:
+        """Slow (QuickFIX logs sessions out and joins its thread): never call it from a callback."""
+        if self._started:
+            self._started = False
+            self._acceptor.stop()
+        self.scheduler.stop()
+        self.truth.close()
+
+    def __enter__(self) -> "VenueHost":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests and the command use -----------------------------------------------------------
+
+    def listings(self) -> list[Listing]:
+        return [Listing(v.name, v.port, v.sender_comp_id, v.target_comp_id, v.mode, v.report_style)
+                for v in self.config.venues]
+
+    def set_faults(self, venue: str, faults: FaultConfig) -> None:
+        """Change a venue's faults while it runs (counters start again from zero)."""
+        self.application.set_faults(self.sessions[venue], faults)
+
+    def is_logged_on(self, venue: str) -> bool:
+        return self.sessions[venue].logged_on
+
+    def wait_logged_on(self, venue: str, timeout: float = 10.0) -> bool:
+        return self.sessions[venue].logged_on_event.wait(timeout)
+
+    def errors(self) -> int:
+        return sum(s.errors for s in self.sessions.values())
+
+    def orders(self) -> int:
+        return sum(s.orders for s in self.sessions.values())
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

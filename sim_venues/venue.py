@@ -1,0 +1,213 @@
+"""One simulated dark venue's order handling: plain requests in, plain reports out (no FIX types).
+
+Sequence per order (the fill rules are in :mod:`sim_venues.matching`):
+
+- invalid -> one Rejected report (150=8, 39=8) with OrdRejReason and Text;
+- IOC, style ``fill_then_cancel``: New (optional, ``ack_new``), Trade (F) if anything filled, then
+  Canceled (4, LeavesQty 0) for any remainder. Style ``single_final``: New (optional), then a single
+  report carrying the final state: Trade with OrdStatus Filled, or Trade with OrdStatus Canceled and
+  LeavesQty 0 for a partial fill, or Canceled when nothing traded;
+- DAY: New, a Trade for whatever crossed on arrival, and the rest rests until cancelled. A resting
+  order trades only on arrival (the simulator has no contra order flow to cross it with later).
+
+Cancels of live orders answer Canceled; of finished orders OrderCancelReject 102=0 (too late); of
+orders never seen 102=1 (unknown). OrderID is stable per order, ExecIDs are unique per run (a run
+token keeps them unique across restarts, so an engine deduplicating ExecIDs never drops real fills).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sim_venues.liquidity import LiquiditySource
+from sim_venues.matching import (REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder, Rejection,
+                                 StatusRequest, ValidOrder, VenueRules, match, validate)
+from sim_venues.pricing import MidpointWalk
+
+
+@dataclass(frozen=True, slots=True)
+class ExecReport:
+    order_id: str
+    cl_ord_id: str
+    exec_id: str
+    exec_type: str  # 150
+    ord_status: str  # 39
+    side: str
+    symbol: str
+    order_qty: float
+    cum_qty: int
+    leaves_qty: int
+    avg_px: float
+    last_mkt: str
+    last_qty: int = 0
+    last_px: float = 0.0
+    orig_cl_ord_id: str | None = None
+    time_in_force: str | None = None
+    min_qty: int | None = None
+    price: float | None = None
+    ord_rej_reason: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReject:
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    ord_status: str
+    reason: int  # CxlRejReason: 0 too late, 1 unknown order
+    text: str
+
+
+@dataclass(slots=True)
+class _OrderState:
+    order_id: str
+    order: ValidOrder
+    cum_qty: int = 0
+    avg_px: float = 0.0
+    status: str = "0"
+
+    @property
+    def leaves(self) -> int:
+        return 0 if self.status in ("2", "4", "8") else self.order.quantity - self.cum_qty
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    reports: list[ExecReport]
+    truth: dict[str, Any]  # the ground-truth record of this order
+
+
+class Venue:
+    def __init__(self, name: str, rules: VenueRules, liquidity: dict[str, LiquiditySource],
+                 prices: dict[str, MidpointWalk], *, report_style: str = "fill_then_cancel",
+                 ack_new: bool = True, history_limit: int = 200_000, run_token: str | None = None) -> None:
+        self.name = name
+        self.rules = rules
+        self._liquidity = liquidity
+        self._prices = prices
+        self._single_final = report_style == "single_final"
+        self._ack_new = ack_new
+        self._history_limit = history_limit
+        self._token = run_token or format(time.time_ns() // 1000 % 36**8, "x")
+        self._live: dict[str, _OrderState] = {}  # resting DAY orders by ClOrdID
+        self._done: OrderedDict[str, _OrderState] = OrderedDict()  # finished, most recent last
+        self._rejected_ids: OrderedDict[str, None] = OrderedDict()
+        self._order_seq = 0
+        self._exec_seq = 0
+        self.orders_seen = 0
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def new_order(self, request: NewOrder) -> OrderOutcome:
+        self.orders_seen += 1
+        if self.is_known(request.cl_ord_id):
+            return self._reject(request, Rejection(REJECT_DUPLICATE_ORDER, f"duplicate ClOrdID {request.cl_ord_id}"),
+                                remember=False)
+        checked = validate(request, self.rules, self._prices)
+        if isinstance(checked, Rejection):
+            return self._reject(request, checked, remember=True)
+        order: ValidOrder = checked
+        source = self._liquidity[order.symbol]
+        walk = self._prices[order.symbol]
+        hidden = source.hidden(order.side)
+        midpoint = walk.advance()
+        fill = match(order, hidden, midpoint, walk.tick)
+        if fill.quantity:
+            source.consume(order.side, fill.quantity)
+        self._order_seq += 1
+        state = _OrderState(f"{self.name}-{self._token}-{self._order_seq}", order)
+        reports = self._reports_for(state, fill.quantity, midpoint)
+        truth = {"event": "order", "venue": self.name, "cl_ord_id": order.cl_ord_id, "order_id": state.order_id,
+                 "symbol": order.symbol, "side": order.side.value, "quantity": order.quantity,
+                 "min_qty": order.min_qty, "price": order.price, "time_in_force": order.time_in_force,
+                 "midpoint": midpoint, "hidden": hidden, "filled": fill.quantity,
+                 "limit_blocked": fill.limit_blocked, "min_qty_blocked": fill.min_qty_blocked}
+        return OrderOutcome(reports, truth)
+
+    def cancel(self, request: CancelRequest) -> ExecReport | CancelReject:
+        state = self._live.pop(request.orig_cl_ord_id, None)
+        if state is not None:
+            state.status = "4"
+            self._remember(state)
+            return self._report(state, "4", cl_ord_id=request.cl_ord_id, orig_cl_ord_id=request.orig_cl_ord_id)
+        finished = self._done.get(request.orig_cl_ord_id)
+        if finished is not None:
+            return CancelReject(finished.order_id, request.cl_ord_id, request.orig_cl_ord_id, finished.status, 0,
+                                "too late to cancel: the order is finished")
+        return CancelReject("NONE", request.cl_ord_id, request.orig_cl_ord_id, "8", 1,
+                            f"unknown order {request.orig_cl_ord_id}")
+
+    def status(self, request: StatusRequest) -> ExecReport:
+        state = self._live.get(request.cl_ord_id) or self._done.get(request.cl_ord_id)
+        if state is None:
+            return ExecReport("NONE", request.cl_ord_id, self._exec_id(), "I", "8", request.side,
+                              request.symbol or "[N/A]", 0, 0, 0, 0.0, self.name, ord_rej_reason=5,
+                              text=f"unknown order {request.cl_ord_id}")
+        return self._report(state, "I")
+
+    def resting(self) -> int:
+        return len(self._live)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _reports_for(self, state: _OrderState, filled: int, midpoint: float) -> list[ExecReport]:
+        order = state.order
+        ioc = order.time_in_force == "3"
+        reports = []
+        if self._ack_new or not ioc:
+            reports.append(self._report(state, "0"))
+        if filled:
+            state.cum_qty, state.avg_px = filled, midpoint
+            complete = filled == order.quantity
+            if complete:
+                state.status = "2"
+            elif ioc and self._single_final:
+                state.status = "4"  # the one-message ending: the trade and the cancel of the rest
+            else:
+                state.status = "1"
+            reports.append(self._report(state, "F", last_qty=filled, last_px=midpoint))
+        if ioc and state.status not in ("2", "4"):
+            state.status = "4"
+            reports.append(self._report(state, "4"))
+        if state.leaves:
+            self._live[order.cl_ord_id] = state
+        else:
+            self._remember(state)
+        return reports
+
+    def _report(self, state: _OrderState, exec_type: str, *, last_qty: int = 0, last_px: float = 0.0,
+                cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None) -> ExecReport:
+        order = state.order
+        return ExecReport(state.order_id, cl_ord_id or order.cl_ord_id, self._exec_id(), exec_type, state.status,
+                          order.side.value, order.symbol, order.quantity, state.cum_qty, state.leaves,
+                          state.avg_px, self.name, last_qty, last_px, orig_cl_ord_id, order.time_in_force,
+                          order.min_qty or None, order.price)
+
+    def _reject(self, request: NewOrder, rejection: Rejection, remember: bool) -> OrderOutcome:
+        if remember:
+            # A rejected ClOrdID is used up too: a resend with the same id is a duplicate.
+            self._rejected_ids[request.cl_ord_id] = None
+            if len(self._rejected_ids) > self._history_limit:
+                self._rejected_ids.popitem(last=False)
+        report = ExecReport("NONE", request.cl_ord_id, self._exec_id(), "8", "8", request.side,
+                            request.symbol or "[N/A]", request.quantity or 0, 0, 0, 0.0, self.name,
+                            ord_rej_reason=rejection.reason, text=rejection.text)
+        truth = {"event": "rejected", "venue": self.name, "cl_ord_id": request.cl_ord_id,
+                 "symbol": request.symbol, "reason": rejection.reason, "text": rejection.text}
+        return OrderOutcome([report], truth)
+
+    def is_known(self, cl_ord_id: str) -> bool:
+        return cl_ord_id in self._live or cl_ord_id in self._done or cl_ord_id in self._rejected_ids
+
+    def _remember(self, state: _OrderState) -> None:
+        self._done[state.order.cl_ord_id] = state
+        if len(self._done) > self._history_limit:
+            self._done.popitem(last=False)
+
+    def _exec_id(self) -> str:
+        self._exec_seq += 1
+        return f"{self.name}-{self._token}-E{self._exec_seq}"
