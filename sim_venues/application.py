@@ -199,7 +199,12 @@ class VenueApplication(fix.Application):
             session.logout(reason)
 
     def set_faults(self, edge: VenueSession, faults: FaultConfig) -> None:
-        edge.faults = FaultState(faults)  # one reference swap: the QuickFIX thread sees old or new
+        state = FaultState(faults)
+        edge.faults = state  # one reference swap: the QuickFIX thread sees the old faults or the new
+        if edge.logged_on:  # a timed disconnect set while connected counts from now
+            seconds = state.take_timed_disconnect()
+            if seconds is not None:
+                self._scheduler.later(seconds, lambda: self._logout(edge, "scheduled disconnect (fault)"))
 
     def _failed(self, where: str, edge: VenueSession | None = None) -> None:
         if edge is not None:

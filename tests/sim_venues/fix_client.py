@@ -101,6 +101,8 @@ class FixTestClient:
         self._venue_of = {sid.toString(): name for name, sid in self._session_ids.items()}
         self._lock = threading.Condition()
         self.reports: dict[str, list[dict[int, str]]] = defaultdict(list)  # by ClOrdID, in arrival order
+        self.arrivals: dict[str, list[float]] = defaultdict(list)  # time.monotonic() of each of those
+        self.sent_at: dict[str, float] = {}  # time.monotonic() when each order was handed to QuickFIX
         self.other: list[tuple[str, dict[int, str]]] = []  # (venue, message) for non-ExecutionReports
         self.admin: list[tuple[str, dict[int, str]]] = []
         self.logged_on: dict[str, bool] = {name: False for name in self.venues}
@@ -158,6 +160,7 @@ class FixTestClient:
         for tag, value in fields.items():
             message.setField(tag, value)
         message.setField(fix.TransactTime())
+        self.sent_at[cl_ord_id] = time.monotonic()
         return self.send(venue, message)
 
     def send_cancel(self, venue: str, cl_ord_id: str, orig_cl_ord_id: str, *, side: str = "1",
@@ -229,6 +232,7 @@ class FixTestClient:
                 return
             cl_ord_id = fields.get(11, "")
             self.reports[cl_ord_id].append(fields)
+            self.arrivals[cl_ord_id].append(time.monotonic())
             if fields.get(39) in TERMINAL_STATUSES and fields.get(150) != "I" and cl_ord_id not in self._final:
                 self._final[cl_ord_id] = fields
 
