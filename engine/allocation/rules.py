@@ -92,3 +92,22 @@ def enforce_rules(desired: np.ndarray, quantity: int, rules: VenueRules,
                          np.asarray(available, dtype=np.bool_), out)
     return out.astype(np.int64)
 
+
+
+@njit(cache=True)
+def systematic_round_kernel(desired: np.ndarray, lot: np.ndarray, offset: float, out: np.ndarray) -> None:
+    """Randomised rounding to whole lots with E[out_i] = desired_i (offset ~ U[0, 1)).
+
+    Systematic sampling over the cumulative fractional lots (Agarwal et al., Algorithm 2 with our
+    O(K) sampler): every venue rounds up with probability equal to its fraction, and the number of
+    round-ups is the sum of the fractions rounded up or down, so the total stays within a lot.
+    """
+    cumulative = 0.0
+    for i in range(desired.shape[0]):
+        lots = max(desired[i], 0.0) / lot[i]
+        whole = math.floor(lots)
+        start = cumulative
+        cumulative += lots - whole
+        # number of points offset + k (k integer) in [start, cumulative)
+        ups = math.ceil(cumulative - offset) - math.ceil(start - offset)
+        out[i] = (whole + ups) * lot[i]

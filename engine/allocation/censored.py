@@ -1,0 +1,256 @@
+"""Censored outcomes per venue: sufficient statistics, Kaplan-Meier tails, censored maximum likelihood.
+
+A child of u shares that filled r tells us s = r exactly when r < u (r = 0 means the zero bin) and
+only s >= u when r = u. We keep, per venue, weighted histograms on :func:`histogram_breakpoints`
+(exact whole shares up to 64, then 3% bins): zeros, exact sizes and censoring points. Weights let a
+caller discount old outcomes (the adaptive policy); plain counts are weight 1.
+
+* Kaplan-Meier (Ganchev et al.): hazard of bin j = exact_j / (exact at or above j + censored above j
+  + half the censored inside a wide bin j), T(b_0 = 1) = 1 - zeros / total.
+* Censored MLE of zero bin + truncated Pareto: q = positives / total in closed form; scale m = the
+  smallest exact size (the MLE of a Pareto scale); truncation M = twice the largest size seen (the
+  MLE, the largest size, would never let the policy probe beyond it); tail exponent by golden-section
+  search on the binned censored log-likelihood, with a standard error from its curvature.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from engine.allocation.grid import histogram_breakpoints
+from engine.allocation.liquidity import tail_probability_kernel
+
+TRUNCATION_OPTIMISM = 2.0
+PRIOR_TAIL_EXPONENT = 1.0
+_LOG_ALPHA_RANGE = (math.log(0.02), math.log(8.0))
+_GOLDEN_STEPS = 36  # the bracket shrinks to 1e-7 of its width in log alpha
+
+
+@njit(cache=True)
+def bin_index(breakpoints: np.ndarray, size: float) -> int:
+    return max(np.searchsorted(breakpoints, size, side="right") - 1, 0)
+
+
+@njit(cache=True)
+def record_outcomes_kernel(sent: np.ndarray, filled: np.ndarray, weight: float,
+                           breakpoints: np.ndarray, totals: np.ndarray, zeros: np.ndarray,
+                           exact: np.ndarray, censored: np.ndarray) -> None:
+    for i in range(sent.shape[0]):
+        if sent[i] <= 0.0:
+            continue
+        totals[i] += weight
+        if filled[i] <= 0.0:
+            zeros[i] += weight
+        elif filled[i] < sent[i]:
+            exact[i, bin_index(breakpoints, filled[i])] += weight
+        else:
+            censored[i, bin_index(breakpoints, sent[i])] += weight
+
+
+@njit(cache=True)
+def kaplan_meier_kernel(totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray,
+                        censored: np.ndarray, breakpoints: np.ndarray, min_at_risk: float,
+                        tails: np.ndarray, cutoff: np.ndarray) -> None:
+    """tails[i, j] = estimated P(s_i >= b_j); cutoff[i] = last bin with >= min_at_risk at risk."""
+    venues, bins = exact.shape
+    for i in range(venues):
+        if totals[i] <= 0.0:
+            tails[i, :] = 1.0  # never tried: optimistic, so the first sweep learns something
+            cutoff[i] = 0
+            continue
+        survival = 1.0 - zeros[i] / totals[i]
+        exact_at_or_above = 0.0
+        censored_above = 0.0
+        for j in range(bins):  # totals over every bin; peeled off as j rises
+            exact_at_or_above += exact[i, j]
+            censored_above += censored[i, j]
+        cutoff[i] = 0
+        for j in range(bins):
+            tails[i, j] = survival
+            censored_above -= censored[i, j]
+            wide = j + 1 < bins and breakpoints[j + 1] - breakpoints[j] > 1.0
+            at_risk = exact_at_or_above + censored_above + (0.5 * censored[i, j] if wide else 0.0)
+            if at_risk >= min_at_risk:
+                cutoff[i] = j
+            if at_risk > 0.0:
+                survival *= 1.0 - exact[i, j] / at_risk
+            exact_at_or_above -= exact[i, j]
+
+
+def kaplan_meier_reference(totals, zeros, exact, censored, breakpoints, min_at_risk):
+    """Vectorised twin of :func:`kaplan_meier_kernel`."""
+    wide = np.append(np.diff(breakpoints) > 1.0, False)
+    exact_at_or_above = np.cumsum(exact[:, ::-1], axis=1)[:, ::-1]
+    censored_above = np.cumsum(censored[:, ::-1], axis=1)[:, ::-1] - censored
+    at_risk = exact_at_or_above + censored_above + 0.5 * censored * wide
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, exact / np.where(at_risk > 0, at_risk, 1.0), 0.0)
+    start = np.where(totals > 0, 1.0 - zeros / np.where(totals > 0, totals, 1.0), 1.0)
+    survival = start[:, None] * np.concatenate(
+        (np.ones((len(totals), 1)), np.cumprod(1.0 - hazard, axis=1)[:, :-1]), axis=1)
+    survival[totals <= 0] = 1.0
+    enough = at_risk >= min_at_risk
+    cutoff = np.where(enough.any(axis=1), exact.shape[1] - 1 - np.argmax(enough[:, ::-1], axis=1), 0)
+    cutoff[totals <= 0] = 0
+    return survival, cutoff
+
+
+@njit(cache=True)
+def _pareto_survival(x: float, a: float, m: float, big_m: float) -> float:
+    if x <= m:
+        return 1.0
+    if x >= big_m:
+        return 0.0
+    c = (m / big_m) ** a
+    return ((m / x) ** a - c) / (1.0 - c)
+
+
+@njit(cache=True)
+def _tail_log_likelihood(a: float, m: float, big_m: float, exact_row: np.ndarray,
+                         censored_row: np.ndarray, breakpoints: np.ndarray, first: int,
+                         last: int) -> float:
+    total = 0.0
+    for j in range(first, last + 1):
+        low = breakpoints[j]
+        high = breakpoints[j + 1] if j + 1 < breakpoints.shape[0] else low * 1.03
+        if exact_row[j] > 0.0:
+            mass = _pareto_survival(low, a, m, big_m) - _pareto_survival(high, a, m, big_m)
+            total += exact_row[j] * math.log(max(mass, 1e-300))
+        if censored_row[j] > 0.0:
+            point = low if high - low <= 1.0 else math.sqrt(low * high)
+            total += censored_row[j] * math.log(max(_pareto_survival(point, a, m, big_m), 1e-300))
+    return total
+
+
+@njit(cache=True)
+def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_row: np.ndarray,
+                     breakpoints: np.ndarray, out: np.ndarray) -> None:
+    """out = (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
+    bins = exact_row.shape[0]
+    first_exact, last_seen, exact_count = -1, -1, 0.0
+    for j in range(bins):
+        if exact_row[j] > 0.0:
+            exact_count += exact_row[j]
+            if first_exact < 0:
+                first_exact = j
+        if exact_row[j] > 0.0 or censored_row[j] > 0.0:
+            last_seen = j
+    q = (total - zero) / total if total > 0.0 else 1.0
+    out[0] = min(max(q, 1e-9), 1.0)
+    out[5] = exact_count
+    if last_seen < 0:  # nothing positive seen yet
+        out[1], out[2], out[3], out[4] = PRIOR_TAIL_EXPONENT, 1.0, 2.0 * TRUNCATION_OPTIMISM, np.inf
+        return
+    top = breakpoints[last_seen + 1] if last_seen + 1 < bins else breakpoints[last_seen] * 1.03
+    if first_exact < 0:  # only censored: liquidity is at least what we sent, shape unknown
+        m = breakpoints[last_seen]
+        out[1], out[2], out[3], out[4] = PRIOR_TAIL_EXPONENT, m, TRUNCATION_OPTIMISM * top + 1.0, np.inf
+        return
+    m = breakpoints[first_exact]
+    big_m = max(TRUNCATION_OPTIMISM * top, m + 2.0)
+    low, high = _LOG_ALPHA_RANGE
+    ratio = 0.5 * (math.sqrt(5.0) - 1.0)
+    x1 = high - ratio * (high - low)
+    x2 = low + ratio * (high - low)
+    f1 = _tail_log_likelihood(math.exp(x1), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+    f2 = _tail_log_likelihood(math.exp(x2), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+    for _ in range(_GOLDEN_STEPS):
+        if f1 < f2:
+            low, x1, f1 = x1, x2, f2
+            x2 = low + ratio * (high - low)
+            f2 = _tail_log_likelihood(math.exp(x2), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+        else:
+            high, x2, f2 = x2, x1, f1
+            x1 = high - ratio * (high - low)
+            f1 = _tail_log_likelihood(math.exp(x1), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+    a = math.exp(0.5 * (low + high))
+    h = 1e-3 * a
+    curvature = (_tail_log_likelihood(a + h, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+                 - 2.0 * _tail_log_likelihood(a, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+                 + _tail_log_likelihood(a - h, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)) / (h * h)
+    out[1], out[2], out[3] = a, m, big_m
+    out[4] = 1.0 / math.sqrt(-curvature) if curvature < 0.0 else np.inf
+
+
+class CensoredHistograms:
+    """Per-venue sufficient statistics of censored child outcomes, optionally discounted.
+
+    With ``half_life`` (in recorded rounds) older outcomes weigh less; the discount is applied
+    lazily by growing the weight of new outcomes and rescaling now and then.
+    """
+
+    def __init__(self, venue_count: int, half_life: float | None = None,
+                 breakpoints: np.ndarray | None = None) -> None:
+        self.breakpoints = histogram_breakpoints() if breakpoints is None else breakpoints
+        bins = len(self.breakpoints)
+        self.totals = np.zeros(venue_count)
+        self.zeros = np.zeros(venue_count)
+        self.exact = np.zeros((venue_count, bins))
+        self.censored = np.zeros((venue_count, bins))
+        self._growth = 1.0 if half_life is None else 2.0 ** (1.0 / half_life)
+        self._weight = 1.0
+
+    def record(self, sent: np.ndarray, filled: np.ndarray) -> None:
+        record_outcomes_kernel(np.asarray(sent, dtype=np.float64), np.asarray(filled, dtype=np.float64),
+                               self._weight, self.breakpoints, self.totals, self.zeros, self.exact,
+                               self.censored)
+        if self._growth != 1.0:
+            self._weight *= self._growth
+            if self._weight > 1e100:
+                self._rescale(1.0 / self._weight)
+
+    def effective_counts(self) -> np.ndarray:
+        """Observations per venue in units of a fresh outcome."""
+        return self.totals / self._weight
+
+    def copy_venue_from(self, other: "CensoredHistograms", venue: int) -> None:
+        """Replace one venue's history by another's (both in units of a fresh outcome)."""
+        scale = self._weight / other._weight
+        self.totals[venue] = other.totals[venue] * scale
+        self.zeros[venue] = other.zeros[venue] * scale
+        self.exact[venue] = other.exact[venue] * scale
+        self.censored[venue] = other.censored[venue] * scale
+
+    def fit(self) -> np.ndarray:
+        """Rows of (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
+        out = np.empty((len(self.totals), 6))
+        for i in range(len(self.totals)):
+            fit_venue_kernel(self.totals[i], self.zeros[i], self.exact[i], self.censored[i],
+                             self.breakpoints, out[i])
+        out[:, 5] /= self._weight
+        return out
+
+    def kaplan_meier(self, min_at_risk: float) -> tuple[np.ndarray, np.ndarray]:
+        tails = np.empty_like(self.exact)
+        cutoff = np.empty(len(self.totals), dtype=np.int64)
+        kaplan_meier_kernel(self.totals, self.zeros, self.exact, self.censored, self.breakpoints,
+                            min_at_risk * self._weight, tails, cutoff)
+        return tails, cutoff
+
+    def _rescale(self, factor: float) -> None:
+        for array in (self.totals, self.zeros, self.exact, self.censored):
+            array *= factor
+        self._weight *= factor
+
+
+
+@njit(cache=True)
+def outcome_log_likelihood_kernel(sent: np.ndarray, filled: np.ndarray, q: np.ndarray,
+                                  a: np.ndarray, m: np.ndarray, big_m: np.ndarray,
+                                  out: np.ndarray) -> None:
+    """Log-probability of each venue's censored outcome under a fitted model (0 where nothing sent)."""
+    for i in range(sent.shape[0]):
+        if sent[i] <= 0.0:
+            out[i] = 0.0
+            continue
+        if filled[i] <= 0.0:
+            probability = 1.0 - tail_probability_kernel(1.0, q[i], a[i], m[i], big_m[i])
+        elif filled[i] < sent[i]:
+            probability = (tail_probability_kernel(filled[i], q[i], a[i], m[i], big_m[i])
+                           - tail_probability_kernel(filled[i] + 1.0, q[i], a[i], m[i], big_m[i]))
+        else:
+            probability = tail_probability_kernel(sent[i], q[i], a[i], m[i], big_m[i])
+        out[i] = math.log(max(probability, 1e-12))

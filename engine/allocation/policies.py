@@ -1,0 +1,246 @@
+"""Allocation policies behind one interface: ``allocate(quantity, rules) -> Allocation`` and
+``observe(allocation, filled)``.
+
+Every policy first forms a real-valued *desired* allocation (its expected allocation), then the
+shared rounding of :mod:`engine.allocation.rules` turns it into child orders the venues accept, so
+venue rules are enforced in one place for all of them. ``run_rounds`` plays a batch of rounds
+against known liquidity (the study); the default is a loop over allocate/observe, and ExpGrad
+overrides it with a compiled loop over the same kernels.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from engine.allocation.censored import CensoredHistograms
+from engine.allocation.expgrad import (GRADIENT_ORDER, GRADIENT_POSITION, expgrad_desired_kernel,
+                                       expgrad_run_kernel, expgrad_update_kernel)
+from engine.allocation.grid import bucket_edges
+from engine.allocation.oracle import oracle_allocation, table_allocation
+from engine.allocation.profiles import LiquidityParams
+from engine.allocation.rules import VenueRules, enforce_rules, systematic_round_kernel
+
+
+class PolicyError(ValueError):
+    """Bad input to a policy: unknown name, negative size, mismatched arrays."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    quantity: int
+    children: np.ndarray  # int64 shares per venue, market order, venue rules applied
+    desired: np.ndarray   # float64: the policy's expected allocation before rounding and rules
+
+
+class AllocationPolicy(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, venue_count: int) -> None:
+        if venue_count < 1:
+            raise PolicyError(f"venue_count = {venue_count}, expected at least one venue")
+        self.venue_count = venue_count
+
+    def allocate(self, quantity: int, rules: VenueRules, available: np.ndarray | None = None) -> Allocation:
+        quantity = _check_quantity(quantity)
+        if rules.venue_count != self.venue_count:
+            raise PolicyError(f"rules cover {rules.venue_count} venues, the policy {self.venue_count}")
+        available = _availability(available, self.venue_count)
+        desired = self.desired_allocation(quantity, rules, available)
+        return Allocation(quantity, self._round(desired, quantity, rules, available), desired)
+
+    def observe(self, allocation: Allocation, filled: np.ndarray) -> None:
+        filled = np.asarray(filled, dtype=np.float64)
+        sent = allocation.children.astype(np.float64)
+        if filled.shape != sent.shape or np.any(filled < 0) or np.any(filled > sent):
+            raise PolicyError(f"filled = {filled.tolist()} must be per venue within 0..sent {sent.tolist()}")
+        self._learn(allocation.quantity, sent, filled)
+
+    @abstractmethod
+    def desired_allocation(self, quantity: int, rules: VenueRules, available: np.ndarray) -> np.ndarray:
+        """Expected shares per venue (float64) for an order of ``quantity`` shares."""
+
+    @abstractmethod
+    def _learn(self, quantity: int, sent: np.ndarray, filled: np.ndarray) -> None:
+        ...
+
+    def _round(self, desired: np.ndarray, quantity: int, rules: VenueRules, available: np.ndarray) -> np.ndarray:
+        return enforce_rules(desired, quantity, rules, available)
+
+    def run_rounds(self, sizes: np.ndarray, liquidity: np.ndarray, rules: VenueRules) -> tuple[np.ndarray, np.ndarray]:
+        """Play one round per size against the hidden liquidity; returns (sent, filled)."""
+        sent = np.zeros(liquidity.shape)
+        filled = np.zeros(liquidity.shape)
+        for t, quantity in enumerate(sizes):
+            allocation = self.allocate(int(quantity), rules)
+            sent[t] = allocation.children
+            filled[t] = np.minimum(sent[t], liquidity[t])
+            self.observe(allocation, filled[t])
+        return sent, filled
+
+
+class UniformPolicy(AllocationPolicy):
+    """The floor: the same share to every available venue, rounded down."""
+
+    name = "uniform"
+
+    def desired_allocation(self, quantity, rules, available):
+        count = max(int(available.sum()), 1)
+        return np.where(available, np.floor(quantity / count), 0.0)
+
+    def _learn(self, quantity, sent, filled):
+        pass
+
+
+class OraclePolicy(AllocationPolicy):
+    """Greedy on the true liquidity model (study only: real venues do not tell us their truth)."""
+
+    name = "oracle"
+
+    def __init__(self, truth: LiquidityParams) -> None:
+        super().__init__(truth.venue_count)
+        self.truth = truth
+
+    def desired_allocation(self, quantity, rules, available):
+        return oracle_allocation(quantity, self.truth, _caps(rules, available))
+
+    def _learn(self, quantity, sent, filled):
+        pass
+
+
+class ExpGradPolicy(AllocationPolicy):
+    """ExpGrad over log-spaced order-size buckets with randomised rounding (see expgrad.py)."""
+
+    name = "expgrad"
+
+    def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.02,
+                 scale_decay: float = 0.01, mixing: float = 1e-4, gradient: str = "position",
+                 seed: int = 0) -> None:
+        super().__init__(venue_count)
+        if gradient not in ("position", "order"):
+            raise PolicyError(f"gradient = {gradient!r}, expected 'position' or 'order'")
+        self.edges = bucket_edges(max_quantity, buckets)
+        self.weights = np.full((buckets, venue_count), 1.0 / venue_count)
+        self.scale = np.full(buckets, 0.5)
+        self.visits = np.zeros(buckets)
+        self.eta, self.scale_decay, self.mixing = eta, scale_decay, mixing
+        self.gradient = GRADIENT_POSITION if gradient == "position" else GRADIENT_ORDER
+        self.rng = np.random.default_rng(seed)
+
+    def desired_allocation(self, quantity, rules, available):
+        out = np.zeros(self.venue_count)
+        expgrad_desired_kernel(self.weights, self.edges, float(quantity), out)
+        return _restrict(out, available)
+
+    def _round(self, desired, quantity, rules, available):
+        rounded = np.zeros(self.venue_count)
+        systematic_round_kernel(desired, rules.lot_size, self.rng.random(), rounded)
+        return enforce_rules(rounded, quantity, rules, available)
+
+    def _learn(self, quantity, sent, filled):
+        expgrad_update_kernel(self.weights, self.edges, self.scale, self.visits, float(quantity),
+                              sent, filled, self.eta, self.scale_decay, self.mixing, self.gradient)
+
+    def run_rounds(self, sizes, liquidity, rules):
+        sent = np.zeros(liquidity.shape)
+        filled = np.zeros(liquidity.shape)
+        offsets = self.rng.random(len(sizes))
+        expgrad_run_kernel(self.weights, self.edges, self.scale, self.visits, np.asarray(sizes, dtype=np.float64),
+                           liquidity, offsets, rules.lot_size, rules.min_order_size,
+                           rules.max_order_size, self.eta, self.scale_decay, self.mixing,
+                           self.gradient, sent, filled)
+        return sent, filled
+
+
+class KaplanMeierPolicy(AllocationPolicy):
+    """Ganchev et al.: Kaplan-Meier tails per venue, greedy, optimistic past the known region.
+
+    The paper's optimism (one more unit at the cutoff's tail value) explores one share at a time,
+    far too slowly for orders of millions of shares; we extend the cutoff's value to twice the
+    cutoff size (exploration by doubling), and a venue with fewer than ``min_at_risk`` outcomes is
+    treated as always liquid so one early zero cannot exclude it for good.
+    """
+
+    name = "km"
+
+    def __init__(self, venue_count: int, min_at_risk: float = 20.0) -> None:
+        super().__init__(venue_count)
+        self.history = CensoredHistograms(venue_count)
+        self.min_at_risk = min_at_risk
+
+    def desired_allocation(self, quantity, rules, available):
+        tails, cutoff = self.history.kaplan_meier(self.min_at_risk)
+        breakpoints = self.history.breakpoints
+        untried = self.history.effective_counts() < self.min_at_risk
+        tails[untried] = 1.0
+        reach = np.searchsorted(breakpoints, 2.0 * breakpoints[np.minimum(cutoff + 1, len(breakpoints) - 1)])
+        limit = np.minimum(reach, len(breakpoints) - 1)
+        for i in range(self.venue_count):
+            tails[i, cutoff[i] + 1:limit[i] + 1] = tails[i, cutoff[i]]
+        return table_allocation(quantity, tails, breakpoints, limit, _caps(rules, available))
+
+    def _learn(self, quantity, sent, filled):
+        self.history.record(sent, filled)
+
+
+class ParametricPolicy(AllocationPolicy):
+    """Censored MLE of zero bin + truncated Pareto per venue, then the oracle's greedy on the fit."""
+
+    name = "parametric"
+
+    def __init__(self, venue_count: int, refit_fraction: float = 0.05, half_life: float | None = None) -> None:
+        super().__init__(venue_count)
+        self.history = CensoredHistograms(venue_count, half_life=half_life)
+        self.refit_fraction = refit_fraction
+        self._new_outcomes = 0
+        self._fit_rounds = 0
+        self.fitted = _params_from_fit(self.history.fit())
+
+    def desired_allocation(self, quantity, rules, available):
+        return oracle_allocation(quantity, self.fitted, _caps(rules, available))
+
+    def _learn(self, quantity, sent, filled):
+        self.history.record(sent, filled)
+        self._new_outcomes += 1
+        self._fit_rounds += 1
+        if self._new_outcomes >= max(1.0, self.refit_fraction * self._fit_rounds):
+            self.refit()
+
+    def refit(self) -> None:
+        self.fitted = _params_from_fit(self.history.fit())
+        self._new_outcomes = 0
+
+
+def _params_from_fit(fit: np.ndarray) -> LiquidityParams:
+    return LiquidityParams(fit[:, 0].copy(), fit[:, 1].copy(), fit[:, 2].copy(), fit[:, 3].copy())
+
+
+def _caps(rules: VenueRules, available: np.ndarray) -> np.ndarray:
+    return np.where(available, rules.max_order_size, 0.0)
+
+
+def _restrict(desired: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Drop unavailable venues and give their share to the others, in proportion."""
+    if available.all():
+        return desired
+    kept = np.where(available, desired, 0.0)
+    total, kept_total = desired.sum(), kept.sum()
+    return kept * (total / kept_total) if kept_total > 0 else np.where(available, total / max(available.sum(), 1), 0.0)
+
+
+def _availability(available: np.ndarray | None, venue_count: int) -> np.ndarray:
+    if available is None:
+        return np.ones(venue_count, dtype=np.bool_)
+    available = np.asarray(available, dtype=np.bool_)
+    if available.shape != (venue_count,):
+        raise PolicyError(f"available has shape {available.shape}, expected ({venue_count},)")
+    return available
+
+
+def _check_quantity(quantity: int) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, (int, np.integer)) or quantity < 0:
+        raise PolicyError(f"quantity = {quantity!r}, expected a whole number of shares >= 0")
+    return int(quantity)

@@ -1,0 +1,171 @@
+"""The offline study: every policy plays the same rounds against the same hidden liquidity.
+
+Each round draws an order size log-uniformly over the market's range and fresh liquidity per venue
+(from one seeded generator, so every policy sees the same draws). Rounds are played in chunks; after
+each chunk we record each policy's fills, its time per round, and its allocation at three reference
+sizes (the weights' evolution). With a regime switch the two named venues exchange liquidity
+profiles at the given round, and the oracle follows the new truth at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from engine.allocation.certificate import no_regret_possible
+from engine.allocation.liquidity import expected_fill, sample_liquidity
+from engine.allocation.oracle import oracle_allocation
+from engine.allocation.profiles import LiquidityParams, MarketProfile
+from engine.allocation.registry import make_policy
+from engine.allocation.rules import VenueRules
+
+EVALUATION_SIZES = 32
+CURVE_POINTS = 400
+
+
+@dataclass
+class PolicyTrace:
+    name: str
+    filled: np.ndarray                  # total fill per round
+    certified: np.ndarray               # hindsight certificate per round
+    chunk_seconds: list[float] = field(default_factory=list)
+    chunk_rounds: list[int] = field(default_factory=list)
+    evolution: list[np.ndarray] = field(default_factory=list)  # (3 sizes, venues) per chunk
+    final_allocations: np.ndarray | None = None                # (sizes, venues)
+
+    def microseconds_per_round(self) -> float:
+        """Median over chunks after the first (which carries the JIT compilation)."""
+        per_round = [s / n for s, n in zip(self.chunk_seconds[1:], self.chunk_rounds[1:])]
+        return 1e6 * float(np.median(per_round)) if per_round else float("nan")
+
+    def compile_seconds(self) -> float:
+        if not self.chunk_seconds:
+            return 0.0
+        return max(0.0, self.chunk_seconds[0] - self.microseconds_per_round() * 1e-6 * self.chunk_rounds[0])
+
+
+@dataclass
+class StudyResult:
+    market: MarketProfile
+    final_market: MarketProfile
+    rounds: int
+    seed: int
+    regime_switch: int | None
+    sizes: np.ndarray                 # order size per round
+    oracle_expected: np.ndarray       # oracle's expected fill per round (the truth of that round)
+    evaluation_sizes: np.ndarray
+    oracle_allocations: np.ndarray    # (evaluation sizes, venues) under the final truth
+    reference_sizes: np.ndarray       # small, medium, large: the evolution plot's sizes
+    chunk_ends: list[int]
+    traces: dict[str, PolicyTrace]
+    policies: dict = field(default_factory=dict)  # the trained policies, for maps at any size
+
+
+def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[str],
+              regime_switch: int | None = None, chunk: int | None = None,
+              progress: Callable[[int], None] | None = None) -> StudyResult:
+    if rounds < 1:
+        raise ValueError(f"rounds = {rounds}, expected at least 1")
+    if regime_switch is not None:
+        if market.regime_switch_venues is None:
+            raise ValueError(f"market {market.name!r} names no regime_switch_venues to swap")
+        if not 0 < regime_switch < rounds:
+            raise ValueError(f"regime switch round {regime_switch} must lie inside 1..{rounds - 1}")
+    rng = np.random.default_rng(seed)
+    low, high = market.order_size_range()
+    sizes = np.floor(np.exp(rng.uniform(np.log(low), np.log(high + 1), rounds)))
+    sizes = np.clip(sizes, low, high)
+    after = market.with_venues_swapped(*market.regime_switch_venues) if regime_switch else market
+    liquidity = _liquidity(rng, market, after, rounds, regime_switch)
+    rules = VenueRules.of(market)
+    oracle_expected = _oracle_expected(market, after, sizes, regime_switch)
+
+    chunk = chunk or max(100, rounds // 200)
+    ends = _chunk_ends(rounds, chunk, regime_switch)
+    evaluation = np.unique(np.round(np.geomspace(low, high, EVALUATION_SIZES)).astype(np.int64))
+    reference = np.round(np.geomspace(low, high, 5)[[1, 2, 3]]).astype(np.int64)
+    policies = {name: make_policy(name, market, seed) for name in policy_names}
+    traces = {name: PolicyTrace(name, np.zeros(rounds), np.zeros(rounds, dtype=bool)) for name in policy_names}
+    everywhere = np.ones(len(market.venues), dtype=np.bool_)
+
+    start = 0
+    for end in ends:
+        if regime_switch is not None and start == regime_switch and "oracle" in policies:
+            policies["oracle"].truth = LiquidityParams.of(after)
+        for name, policy in policies.items():
+            began = time.perf_counter()
+            sent, filled = policy.run_rounds(sizes[start:end], liquidity[start:end], rules)
+            trace = traces[name]
+            trace.chunk_seconds.append(time.perf_counter() - began)
+            trace.chunk_rounds.append(end - start)
+            trace.filled[start:end] = filled.sum(axis=1)
+            trace.certified[start:end] = no_regret_possible(sizes[start:end], sent, filled)
+            trace.evolution.append(np.array([policy.desired_allocation(int(v), rules, everywhere) for v in reference]))
+            if progress:
+                progress(end - start)
+        start = end
+    result = StudyResult(market, after, rounds, seed, regime_switch, sizes, oracle_expected, evaluation,
+                         np.empty(0), reference, ends, traces, policies)
+    result.oracle_allocations = final_allocations(result, "oracle", evaluation)
+    for name in policies:
+        traces[name].final_allocations = final_allocations(result, name, evaluation)
+    return result
+
+
+def final_allocations(result: StudyResult, name: str, sizes: np.ndarray) -> np.ndarray:
+    """(sizes, venues): what policy ``name`` would send at the end of the run; the oracle's under the
+    final truth even when the oracle did not play."""
+    rules = VenueRules.of(result.market)
+    everywhere = np.ones(len(result.market.venues), dtype=np.bool_)
+    if name == "oracle" and name not in result.policies:
+        truth = LiquidityParams.of(result.final_market)
+        return np.array([oracle_allocation(int(v), truth) for v in sizes])
+    policy = result.policies[name]
+    return np.array([_final_allocation(policy, int(v), rules, everywhere) for v in sizes])
+
+
+def expected_fill_ratios(result: StudyResult, allocations: np.ndarray) -> np.ndarray:
+    """Expected fill of each allocation over the oracle's, at the evaluation sizes (final truth)."""
+    truth = LiquidityParams.of(result.final_market)
+    return np.array([expected_fill(mine, truth) / max(expected_fill(best, truth), 1e-300)
+                     for mine, best in zip(allocations, result.oracle_allocations)])
+
+
+def _final_allocation(policy, quantity: int, rules: VenueRules, everywhere: np.ndarray) -> np.ndarray:
+    """What the policy would send now: its expected allocation if it randomises, else its children."""
+    if policy.name.startswith("expgrad"):
+        return policy.desired_allocation(quantity, rules, everywhere)
+    return policy.allocate(quantity, rules, everywhere).children.astype(np.float64)
+
+
+def _liquidity(rng, before: MarketProfile, after: MarketProfile, rounds: int, switch: int | None) -> np.ndarray:
+    liquidity = sample_liquidity(rng, LiquidityParams.of(before), rounds)
+    if switch is not None:  # from the switch on, liquidity comes from the swapped profiles
+        liquidity[switch:] = sample_liquidity(rng, LiquidityParams.of(after), rounds - switch)
+    return liquidity
+
+
+def _oracle_expected(before: MarketProfile, after: MarketProfile, sizes: np.ndarray, switch: int | None) -> np.ndarray:
+    """Oracle expected fill per round, interpolated on a fine log grid (concave, smooth in log size)."""
+    expected = _oracle_curve(before, sizes)
+    if switch is not None:
+        expected[switch:] = _oracle_curve(after, sizes[switch:])
+    return expected
+
+
+def _oracle_curve(market: MarketProfile, sizes: np.ndarray) -> np.ndarray:
+    truth = LiquidityParams.of(market)
+    low, high = market.order_size_range()
+    grid = np.unique(np.round(np.geomspace(low, high, CURVE_POINTS)))
+    values = np.array([expected_fill(oracle_allocation(int(v), truth), truth) for v in grid])
+    return np.interp(np.log(sizes), np.log(grid), values)
+
+
+def _chunk_ends(rounds: int, chunk: int, switch: int | None) -> list[int]:
+    ends = list(range(chunk, rounds, chunk)) + [rounds]
+    if switch is not None and switch not in ends:
+        ends = sorted(set(ends) | {switch})
+    return ends
