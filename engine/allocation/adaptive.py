@@ -25,12 +25,13 @@ from engine.allocation.policies import AllocationPolicy, _caps, _params_from_fit
 class AdaptivePolicy(AllocationPolicy):
     name = "adaptive"
 
-    def __init__(self, venue_count: int, half_life: float = 1500.0, threshold: float = 12.0,
-                 refit_fraction: float = 0.05, short_refit_every: int = 100) -> None:
+    def __init__(self, venue_count: int, half_life: float = 1500.0, threshold: float = 20.0,
+                 warm_up: float = 500.0, refit_fraction: float = 0.05, short_refit_every: int = 100) -> None:
         super().__init__(venue_count)
         self.long = CensoredHistograms(venue_count)
         self.short = CensoredHistograms(venue_count, half_life=half_life)
         self.threshold = threshold
+        self.warm_up = warm_up
         self.refit_fraction = refit_fraction
         self.short_refit_every = short_refit_every
         self.evidence = np.zeros(venue_count)
@@ -48,7 +49,10 @@ class AdaptivePolicy(AllocationPolicy):
         long_score, short_score = self._scores
         outcome_log_likelihood_kernel(sent, filled, *self.long_fit.as_tuple(), long_score)
         outcome_log_likelihood_kernel(sent, filled, *self.short_fit.as_tuple(), short_score)
-        self.evidence = np.maximum(0.0, self.evidence + short_score - long_score)
+        # until the short model has seen enough of a venue, both models are still learning the same
+        # venue and their disagreement says nothing about change
+        settled = self.short.effective_counts() >= self.warm_up
+        self.evidence = np.where(settled, np.maximum(0.0, self.evidence + short_score - long_score), 0.0)
         self.long.record(sent, filled)
         self.short.record(sent, filled)
         self._rounds += 1

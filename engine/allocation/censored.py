@@ -8,7 +8,7 @@ caller discount old outcomes (the adaptive policy); plain counts are weight 1.
 * Kaplan-Meier (Ganchev et al.): hazard of bin j = exact_j / (exact at or above j + censored above j
   + half the censored inside a wide bin j), T(b_0 = 1) = 1 - zeros / total.
 * Censored MLE of zero bin + truncated Pareto: q = positives / total in closed form; scale m = the
-  smallest exact size (the MLE of a Pareto scale); truncation M = twice the largest size seen (the
+  smallest exact size, tracked exactly (the MLE of a Pareto scale); truncation M = twice the largest size seen (the
   MLE, the largest size, would never let the policy probe beyond it); tail exponent by golden-section
   search on the binned censored log-likelihood, with a standard error from its curvature.
 """
@@ -37,7 +37,7 @@ def bin_index(breakpoints: np.ndarray, size: float) -> int:
 @njit(cache=True)
 def record_outcomes_kernel(sent: np.ndarray, filled: np.ndarray, weight: float,
                            breakpoints: np.ndarray, totals: np.ndarray, zeros: np.ndarray,
-                           exact: np.ndarray, censored: np.ndarray) -> None:
+                           exact: np.ndarray, censored: np.ndarray, smallest: np.ndarray) -> None:
     for i in range(sent.shape[0]):
         if sent[i] <= 0.0:
             continue
@@ -46,6 +46,7 @@ def record_outcomes_kernel(sent: np.ndarray, filled: np.ndarray, weight: float,
             zeros[i] += weight
         elif filled[i] < sent[i]:
             exact[i, bin_index(breakpoints, filled[i])] += weight
+            smallest[i] = min(smallest[i], filled[i])
         else:
             censored[i, bin_index(breakpoints, sent[i])] += weight
 
@@ -127,7 +128,7 @@ def _tail_log_likelihood(a: float, m: float, big_m: float, exact_row: np.ndarray
 
 @njit(cache=True)
 def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_row: np.ndarray,
-                     breakpoints: np.ndarray, out: np.ndarray) -> None:
+                     smallest_exact: float, breakpoints: np.ndarray, out: np.ndarray) -> None:
     """out = (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
     bins = exact_row.shape[0]
     first_exact, last_seen, exact_count = -1, -1, 0.0
@@ -149,7 +150,7 @@ def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_
         m = breakpoints[last_seen]
         out[1], out[2], out[3], out[4] = PRIOR_TAIL_EXPONENT, m, TRUNCATION_OPTIMISM * top + 1.0, np.inf
         return
-    m = breakpoints[first_exact]
+    m = min(smallest_exact, breakpoints[first_exact + 1] - 1.0) if first_exact + 1 < bins else breakpoints[first_exact]
     big_m = max(TRUNCATION_OPTIMISM * top, m + 2.0)
     low, high = _LOG_ALPHA_RANGE
     ratio = 0.5 * (math.sqrt(5.0) - 1.0)
@@ -190,13 +191,14 @@ class CensoredHistograms:
         self.zeros = np.zeros(venue_count)
         self.exact = np.zeros((venue_count, bins))
         self.censored = np.zeros((venue_count, bins))
+        self.smallest_exact = np.full(venue_count, np.inf)  # the scale's MLE needs the exact minimum
         self._growth = 1.0 if half_life is None else 2.0 ** (1.0 / half_life)
         self._weight = 1.0
 
     def record(self, sent: np.ndarray, filled: np.ndarray) -> None:
         record_outcomes_kernel(np.asarray(sent, dtype=np.float64), np.asarray(filled, dtype=np.float64),
                                self._weight, self.breakpoints, self.totals, self.zeros, self.exact,
-                               self.censored)
+                               self.censored, self.smallest_exact)
         if self._growth != 1.0:
             self._weight *= self._growth
             if self._weight > 1e100:
@@ -213,13 +215,14 @@ class CensoredHistograms:
         self.zeros[venue] = other.zeros[venue] * scale
         self.exact[venue] = other.exact[venue] * scale
         self.censored[venue] = other.censored[venue] * scale
+        self.smallest_exact[venue] = other.smallest_exact[venue]
 
     def fit(self) -> np.ndarray:
         """Rows of (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
         out = np.empty((len(self.totals), 6))
         for i in range(len(self.totals)):
             fit_venue_kernel(self.totals[i], self.zeros[i], self.exact[i], self.censored[i],
-                             self.breakpoints, out[i])
+                             self.smallest_exact[i], self.breakpoints, out[i])
         out[:, 5] /= self._weight
         return out
 

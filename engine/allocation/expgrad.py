@@ -8,17 +8,21 @@ oracle's).
 Feedback is censored: venue i filled r_i of the u_i shares sent. Two gradients are implemented:
 
 * ``order`` (the paper's): every row below V gets g_i = 1 if venue i filled its whole child.
-* ``position`` (ours, the default): row b gets g_i = 1{s_i > p_bi}, the marginal value of one more
-  unit at venue i for an order that ends at row b, where p_bi = v_i(top of row b). Because the
-  allocation is nested, p_bi <= u_i and the censored observation decides it exactly: s_i = r_i if
-  r_i < u_i, and s_i >= u_i > p_bi otherwise. Each round is thus an exact sample of the gradient for
+* ``position`` (ours, the default): row b gets g_i = 1{s_i > p_bi}, the marginal value at venue i
+  of the row's middle unit, p_bi = v_i(below row b) + half the row's share at venue i. Because the
+  allocation is nested, p_bi < u_i (but for rounding) and the censored observation decides it
+  exactly: s_i = r_i if r_i < u_i, and s_i >= u_i > p_bi otherwise. (At the row's top unit instead,
+  the order's last row would sit exactly at u_i, undecidable whenever the venue was exhausted: a
+  bias against the venues that filled, measured in the study's largest sizes.) Each round is thus an exact sample of the gradient for
   every order size up to V, so small buckets learn the small-order optimum and large buckets the
   large-order one (E[g_i] = P(s_i > p_bi), the oracle's marginal tail). Undecidable entries (the
   rounding left u_i <= p_bi and the venue was exhausted, or nothing was sent) are neutral.
 
 The step is normalised per row by the running mean gradient (eta / sqrt(mean (1 - mean))): in large
 buckets every venue is rarely exhausted, so raw gradients are tiny and a fixed step would learn
-nothing; normalised, each row moves at the same statistical speed. A small uniform mixing keeps every
+nothing; normalised, each row moves at the same statistical speed. Rows of large sizes are also
+visited by fewer orders: online convex optimisation over T rounds wants a step in 1/sqrt(T), so a row
+visited by a fraction f of the orders gets eta / sqrt(f) (capped). A small uniform mixing keeps every
 weight alive so the rows can re-adapt when a venue changes (fixed share).
 """
 
@@ -78,15 +82,17 @@ def expgrad_update_kernel(weights: np.ndarray, edges: np.ndarray, scale: np.ndar
         known_mass = 0.0
         known_gain = 0.0
         for i in range(venues):
-            position[i] += weights[b, i] * width
+            share = weights[b, i] * width
+            middle = position[i] + 0.5 * share  # the row's middle unit at venue i
+            position[i] += share
             known[i] = sent[i] > 0.0
             if not known[i]:
                 g[i] = 0.0
             elif gradient == GRADIENT_ORDER:
                 g[i] = 1.0 if filled[i] >= sent[i] else 0.0
             elif filled[i] < sent[i]:
-                g[i] = 1.0 if filled[i] > position[i] else 0.0
-            elif sent[i] > position[i]:
+                g[i] = 1.0 if filled[i] > middle else 0.0
+            elif sent[i] > middle:
                 g[i] = 1.0
             else:
                 known[i] = False
@@ -119,14 +125,15 @@ def expgrad_update_kernel(weights: np.ndarray, edges: np.ndarray, scale: np.ndar
 
 
 def expgrad_update_reference(weights: np.ndarray, edges: np.ndarray, scale: np.ndarray,
-                             quantity: float, sent: np.ndarray, filled: np.ndarray, eta: float,
+                             visits: np.ndarray, quantity: float, sent: np.ndarray, filled: np.ndarray, eta: float,
                              scale_decay: float, mixing: float, gradient: int) -> None:
     """The same step, vectorised over rows (in place)."""
     rows, venues = weights.shape
     tops = np.append(edges[1:-1], np.inf)
     widths = np.clip(np.minimum(quantity, tops) - edges[:-1], 0.0, None)
     active = edges[:-1] < quantity
-    positions = np.cumsum(weights * widths[:, None], axis=0)[active]
+    shares = weights * widths[:, None]
+    positions = (np.cumsum(shares, axis=0) - 0.5 * shares)[active]  # each row's middle unit
     was_sent = (sent > 0)[None, :]
     if gradient == GRADIENT_ORDER:
         g = np.broadcast_to((filled >= sent).astype(float), positions.shape)
@@ -140,9 +147,11 @@ def expgrad_update_reference(weights: np.ndarray, edges: np.ndarray, scale: np.n
     usable = known_mass > 0
     mean_gain = np.where(usable, (w * known * g).sum(axis=1) / np.where(usable, known_mass, 1.0), 0.0)
     index = np.flatnonzero(active)[usable]
+    visits[index] += 1.0
     scale[index] = (1.0 - scale_decay) * scale[index] + scale_decay * mean_gain[usable]
     spread = np.maximum(scale[index] * (1.0 - scale[index]), _SCALE_FLOOR)
-    rate = eta / np.sqrt(spread)
+    rarity = np.minimum(np.sqrt(visits[0] / visits[index]), _MAX_RARITY_BOOST)
+    rate = eta / np.sqrt(spread) * rarity
     gain = np.where(known[usable], g[usable], mean_gain[usable, None])
     updated = w[usable] * np.exp(rate[:, None] * (gain - mean_gain[usable, None]))
     updated /= updated.sum(axis=1, keepdims=True)

@@ -116,7 +116,7 @@ class ExpGradPolicy(AllocationPolicy):
 
     name = "expgrad"
 
-    def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.02,
+    def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.01,
                  scale_decay: float = 0.01, mixing: float = 1e-4, gradient: str = "position",
                  seed: int = 0) -> None:
         super().__init__(venue_count)

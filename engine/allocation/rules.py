@@ -5,9 +5,11 @@ multiple of the venue's lot, 0 for an unavailable venue, and the children sum to
 The effective minimum is the venue's minimum order size rounded up to a whole lot.
 
 Rounding: each child is first floored to whole lots (and to 0 below its minimum); the shares this
-frees are then handed out one step at a time (a lot, or the minimum for a venue not yet used) to the
-venue furthest below its desire, as long as it wants at least half the step. With lot 1 and minimum 1
-this is largest-remainder rounding, so the sum is the order size exactly.
+frees are then handed out one step at a time (a lot, or the minimum to open a venue not yet used,
+which must want at least half of it) to the venue furthest below its desire. With lot 1 and minimum
+1 this is largest-remainder rounding. Shares still left (a venue's minimum or maximum stood in the
+way) go to the venues already in use, most wanted first, so the order is worked in full wherever the
+rules allow.
 """
 
 from __future__ import annotations
@@ -68,17 +70,30 @@ def enforce_rules_kernel(desired: np.ndarray, quantity: float, lot: np.ndarray, 
             step = lot[largest] if out[largest] - lot[largest] >= minimum[largest] else out[largest]
             out[largest] -= step
             budget += step
-    while budget > 0.0:
+    while budget > 0.0:  # largest remainder first; opening a venue needs half its minimum wanted
         best, best_gap, best_step = -1, 0.0, 0.0
         for i in range(venues):
-            step = lot[i] if out[i] > 0.0 else minimum[i]
+            opening = out[i] <= 0.0
+            step = minimum[i] if opening else lot[i]
             gap = target[i] - out[i]
-            if step <= budget and out[i] + step <= maximum[i] and gap >= 0.5 * step and gap > best_gap:
+            wanted = gap >= 0.5 * step if opening else gap > 0.0
+            if step <= budget and out[i] + step <= maximum[i] and wanted and gap > best_gap:
                 best, best_gap, best_step = i, gap, step
         if best < 0:
             break
         out[best] += best_step
         budget -= best_step
+    # what venues could not take (minimums, maximums, unavailable) goes to the venues in use, most
+    # wanted first: the order is worked in full wherever the rules allow
+    order = np.argsort(-target)
+    for k in range(venues):
+        i = order[k]
+        if budget < lot[i] or out[i] <= 0.0:
+            continue
+        extra = min(math.floor(budget / lot[i]) * lot[i], maximum[i] - out[i])
+        if extra > 0.0:
+            out[i] += extra
+            budget -= extra
 
 
 def enforce_rules(desired: np.ndarray, quantity: int, rules: VenueRules,
