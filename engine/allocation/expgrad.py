@@ -43,17 +43,21 @@ _MAX_RARITY_BOOST = 4.0
 
 
 @njit(cache=True)
+def _units_in_row(edges: np.ndarray, row: int, rows: int, quantity: float) -> float:
+    """How many of an order's ``quantity`` units fall in bucket ``row`` (the last one is open-ended)."""
+    high = edges[row + 1] if row < rows - 1 else np.inf
+    return max(min(quantity, high) - edges[row], 0.0)
+
+
+@njit(cache=True)
 def expgrad_desired_kernel(weights: np.ndarray, edges: np.ndarray, quantity: float,
                            out: np.ndarray) -> None:
     """Real-valued allocation of ``quantity`` shares from the bucket weights."""
     out[:] = 0.0
-    rows = weights.shape[0]
-    for b in range(rows):
-        low = edges[b]
-        if quantity <= low:
+    for b in range(weights.shape[0]):
+        width = _units_in_row(edges, b, weights.shape[0], quantity)
+        if width <= 0.0:
             break
-        high = edges[b + 1] if b < rows - 1 else np.inf
-        width = min(quantity, high) - low
         for i in range(weights.shape[1]):
             out[i] += weights[b, i] * width
 
@@ -74,11 +78,9 @@ def expgrad_update_kernel(weights: np.ndarray, edges: np.ndarray, scale: np.ndar
     g = np.empty(venues)
     known = np.empty(venues, dtype=np.bool_)
     for b in range(rows):
-        low = edges[b]
-        if quantity <= low:
+        width = _units_in_row(edges, b, rows, quantity)
+        if width <= 0.0:
             break
-        high = edges[b + 1] if b < rows - 1 else np.inf
-        width = min(quantity, high) - low
         known_mass = 0.0
         known_gain = 0.0
         for i in range(venues):
