@@ -37,6 +37,7 @@ VENUES: dict[str, tuple[dict, dict]] = {
     "BOOK": (dict(fill_probability=0.5, tail_exponent=1.5, min_size=100, max_size=1000),
              {"mode": "book", "book": {"capacity": 5000, "replenish_per_second": 10000}}),
     "FAULTY": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000), {}),
+    "TIMED": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000), {}),
     "REFUSE": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000),
                {"faults": {"refuse_logon": True}}),
 }
