@@ -47,7 +47,7 @@ REFERENCE_PRICE = 20.0
 TICK = 0.01
 
 
-def test_market(venues: dict[str, tuple[dict, dict]] = VENUES) -> MarketProfile:
+def market_for_tests(venues: dict[str, tuple[dict, dict]] = VENUES) -> MarketProfile:
     return MarketProfile(name="TEST", reference_price=REFERENCE_PRICE, currency="GBP", min_notional=1_000,
                          max_notional=1_000_000,
                          venues=tuple(VenueProfile(name=name, **profile) for name, (profile, _) in venues.items()))
@@ -72,7 +72,7 @@ def truth_log(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def host_config(truth_log):
-    return config_from_dict(host_document(VENUES, truth_log), base_dir=truth_log.parent, market=test_market())
+    return config_from_dict(host_document(VENUES, truth_log), base_dir=truth_log.parent, market=market_for_tests())
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from sim_venues.matching import NewOrder, Side, ValidOrder, VenueRules, match
 from sim_venues.pricing import MidpointWalk
 from sim_venues.settings import settings_table
 from sim_venues.venue import Venue
-from tests.sim_venues.conftest import VENUES, host_document, test_market
+from tests.sim_venues.conftest import VENUES, host_document, market_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,21 +27,21 @@ def document(**changes):
 
 def test_an_unknown_key_is_an_error_naming_the_key_and_its_value():
     with pytest.raises(ConfigError, match=r"unknown key 'colour' \(value 'red'\)"):
-        config_from_dict(document(colour="red"), base_dir=Path("/tmp"), market=test_market())
+        config_from_dict(document(colour="red"), base_dir=Path("/tmp"), market=market_for_tests())
 
 
 def test_a_venue_missing_from_the_market_is_an_error_naming_it():
     doc = document()
     doc["venues"][0]["name"] = "V99"
     with pytest.raises(ConfigError, match="V99"):
-        config_from_dict(doc, base_dir=Path("/tmp"), market=test_market())
+        config_from_dict(doc, base_dir=Path("/tmp"), market=market_for_tests())
 
 
 def test_book_mode_without_a_book_section_is_an_error():
     doc = document()
     doc["venues"][0]["mode"] = "book"
     with pytest.raises(ConfigError, match="book"):
-        config_from_dict(doc, base_dir=Path("/tmp"), market=test_market())
+        config_from_dict(doc, base_dir=Path("/tmp"), market=market_for_tests())
 
 
 @pytest.mark.skipif(not (ROOT / "config/markets/lse.yaml").exists(), reason="market file not written yet")
@@ -52,12 +52,12 @@ def test_the_default_config_loads_twelve_venues_with_unique_ports():
 
 
 def test_generated_settings_make_the_choices_the_fix_notes_require():
-    config = config_from_dict(document(), base_dir=Path("/tmp"), market=test_market())
+    config = config_from_dict(document(), base_dir=Path("/tmp"), market=market_for_tests())
     defaults, sessions = settings_table(config)
     assert Path(defaults["DataDictionary"]).is_absolute()
     assert (defaults["SocketNodelay"], defaults["NonStopSession"], defaults["CheckLatency"]) == ("Y", "Y", "N")
     assert sessions[0][0] == ("FIX.4.4", "FULL", "DARKAGG")
-    file_config = config_from_dict(document(store="file", store_path="store"), base_dir=Path("/tmp"), market=test_market())
+    file_config = config_from_dict(document(store="file", store_path="store"), base_dir=Path("/tmp"), market=market_for_tests())
     assert settings_table(file_config)[0]["ResetOnLogon"] == "N"
 
 
@@ -90,7 +90,7 @@ def test_the_midpoint_walk_stays_on_the_tick_grid_and_repeats_with_the_seed():
 
 
 def make_venue(seed: int, name: str = "V1") -> Venue:
-    profile = test_market().venues[0]
+    profile = market_for_tests().venues[0]
     liquidity = {"X": IidLiquidity(profile, venue_rng(seed, name, "X", "liquidity"))}
     prices = {"X": MidpointWalk(20.0, 0.01, 0.3, venue_rng(seed, name, "X", "midpoint"))}
     return Venue(name, VenueRules(1, 1, None, frozenset({"3", "0"})), liquidity, prices, run_token="t")
