@@ -33,14 +33,19 @@ class ConfigError(ValueError):
     """A configuration file is missing, unreadable or breaks its schema."""
 
 
-def load_market(path: str | Path) -> MarketProfile:
-    path = Path(path)
+def read_yaml_document(path: Path, what: str) -> Any:
+    """The parsed YAML of ``path``; a missing or malformed file is a ConfigError naming it."""
     try:
-        document = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such market file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
+
+
+def load_market(path: str | Path) -> MarketProfile:
+    path = Path(path)
+    document = read_yaml_document(path, "market file")
     try:
         return market_from_dict(document)
     except (ProfileError, ConfigError) as error:

@@ -23,10 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.allocation.profiles import MarketProfile, VenueProfile
-from engine.config import ConfigError, load_market
+from engine.config import ConfigError, load_market, read_yaml_document
 
 TIME_IN_FORCE_CODES = {"DAY": "0", "IOC": "3"}  # FIX 59 values this simulator can honour
 REPORT_STYLES = ("fill_then_cancel", "single_final")
@@ -148,12 +146,7 @@ _FAULT_KEYS = {"refuse_logon", "disconnect_after_orders", "disconnect_after_seco
 
 def load_config(path: str | Path) -> HostConfig:
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such venue config file") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    document = read_yaml_document(path, "venue config file")
     try:
         return config_from_dict(document, base_dir=path.resolve().parent)
     except ConfigError as error:

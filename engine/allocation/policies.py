@@ -38,6 +38,7 @@ class Allocation:
 
 class AllocationPolicy(ABC):
     name: ClassVar[str]
+    randomises_rounding: ClassVar[bool] = False  # then its expected allocation is `desired`
 
     def __init__(self, venue_count: int) -> None:
         if venue_count < 1:
@@ -115,6 +116,7 @@ class ExpGradPolicy(AllocationPolicy):
     """ExpGrad over log-spaced order-size buckets with randomised rounding (see expgrad.py)."""
 
     name = "expgrad"
+    randomises_rounding = True
 
     def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.01,
                  scale_decay: float = 0.01, mixing: float = 1e-4, gradient: str = "position",

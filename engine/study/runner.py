@@ -136,7 +136,7 @@ def expected_fill_ratios(result: StudyResult, allocations: np.ndarray) -> np.nda
 
 def _final_allocation(policy, quantity: int, rules: VenueRules, everywhere: np.ndarray) -> np.ndarray:
     """What the policy would send now: its expected allocation if it randomises, else its children."""
-    if policy.name.startswith("expgrad"):
+    if policy.randomises_rounding:
         return policy.desired_allocation(quantity, rules, everywhere)
     return policy.allocate(quantity, rules, everywhere).children.astype(np.float64)
 
