@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "study": ("engine.study.command", "offline study: policies against the oracle, weight maps, study.json"),
     "calibrate": ("engine.calibration_command", "estimate venue liquidity profiles from trade prints or child outcomes"),
     "venues": ("sim_venues.command", "run simulated dark venues (FIX acceptors) from a config file"),
+    "run": ("engine.run_command", "run the aggregator: trader sessions, venue sessions, learned sweeps"),
 }
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from engine.allocation.profiles import MarketProfile, VenueProfile
 from engine.config import ConfigError, load_market, read_yaml_document
+from engine.config_fields import (check_keys as _check_keys, expect as _expect, flag as _flag, mapping as _mapping,
+                                  number as _number, path_field as _path, whole as _whole)
 
 TIME_IN_FORCE_CODES = {"DAY": "0", "IOC": "3"}  # FIX 59 values this simulator can honour
 REPORT_STYLES = ("fill_then_cancel", "single_final")
@@ -307,53 +309,7 @@ def _report_fault(entry: Any, where: str, has_delay: bool) -> ReportFault:
                        seconds=_number(entry.get("seconds", 0.0), f"{where}.seconds"))
 
 
-def _check_keys(document: dict, allowed: set[str], required: set[str], where: str) -> None:
-    for key, value in document.items():
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r} (value {value!r}); expected one of {sorted(allowed)}")
-    missing = sorted(required - set(document))
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {missing}")
-
-
-def _expect(ok: bool, key: str, value: Any, expected: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key} = {value!r}, expected {expected}")
-
-
-def _mapping(value: Any, key: str) -> dict:
-    _expect(isinstance(value, dict), key, value, "a mapping")
-    return value
-
-
-def _path(value: Any, base_dir: Path) -> Path:
-    _expect(isinstance(value, str) and value != "", "path", value, "a file path")
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base_dir / path).resolve()
-
-
 def _addresses(value: Any) -> tuple[str, ...]:
     _expect(isinstance(value, list) and all(isinstance(v, str) and v for v in value),
             "allowed_remote_addresses", value, "a list of IP addresses (empty: accept any)")
     return tuple(value)
-
-
-def _flag(value: Any, key: str) -> bool:
-    _expect(isinstance(value, bool), key, value, "true or false")
-    return value
-
-
-def _number(value: Any, key: str, positive: bool = False) -> float:
-    _expect(not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0, key, value,
-            "a number >= 0")
-    _expect(not positive or value > 0, key, value, "a number > 0")
-    return float(value)
-
-
-def _whole(value: Any, key: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    _expect(not isinstance(value, bool) and isinstance(value, int), key, value, "a whole number")
-    _expect(minimum is None or value >= minimum, key, value, f"a whole number >= {minimum}")
-    _expect(maximum is None or value <= maximum, key, value, f"a whole number <= {maximum}")
-    return value

@@ -1,0 +1,431 @@
+"""The order manager: the asyncio heart between the trader edge and the venue edge.
+
+Everything here runs on the event loop's thread. The edges deliver domain messages in arrival order
+(:meth:`OrderManager.deliver`); each parent is worked by its own named task, sweep after sweep
+(:mod:`engine.manager.sweeps`), until it is filled, cancelled or expired. Venue reports update the
+children, fills are booked on the parent and reported to the trader at once. Cancel and replace
+requests are acknowledged at once (Pending Cancel / Pending Replace) and carried out between sweeps,
+once the children in flight have resolved.
+
+Nothing a trader or a venue sends can crash the manager: every handler is guarded, impossible
+transitions and unknown orders are logged, counted and journaled as incidents. An exception in a
+parent's task is logged and ends the run in a controlled way (``failed`` is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Callable
+
+import structlog
+
+from engine.domain.child import ChildChange, ChildOrder, ChildState
+from engine.domain.ids import ClOrdId, IdFactory, ParentId, SessionKey
+from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
+                                    ParentReport, ParentStatus, ParentStatusQuery, QueryChild, ReplaceParent,
+                                    ReportKind, TraderSessionChanged, UnsupportedMessage, VenueCancelRefused,
+                                    VenueOrderStatus, VenueReport, VenueReportKind, VenueSessionChanged)
+from engine.domain.orders import RejectReason, check_parent
+from engine.domain.parent import InvariantBroken, ParentOrder, ParentTrigger
+from engine.engine_config import EngineConfig
+from engine.manager.ports import TraderPort, VenuePort
+from engine.manager.restore import restore_parents
+from engine.manager.sweeps import Skipped, Sweep, SweepRunner, seconds_until
+from engine.manager.weights import WeightBook
+from engine.store import Journal
+
+log = structlog.get_logger("engine.manager")
+
+_IDLE_RETRY_SECONDS = 0.05  # when a sweep could not be sent (no venue up, all shares in flight)
+_FORGET_CHILDREN_AFTER = 60.0  # seconds a finished parent's children still match late reports
+
+
+class OrderManager:
+    def __init__(self, config: EngineConfig, venues: VenuePort, traders: TraderPort, journal: Journal,
+                 weights: WeightBook, ids: IdFactory, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.venues = venues
+        self.traders = traders
+        self.journal = journal
+        self.ids = ids
+        self.clock = clock
+        self.runner = SweepRunner(config, venues, weights, journal, ids)
+        self.symbols = frozenset(config.symbols)
+        self.parents: dict[ParentId, ParentOrder] = {}
+        self.by_cl_ord_id: dict[tuple[str, str], ParentId] = {}
+        self.used_cl_ord_ids: set[tuple[str, str]] = set()
+        self.counters: Counter[str] = Counter()
+        self.failed = asyncio.Event()
+        self._tasks: dict[ParentId, asyncio.Task] = {}
+        self._wake: dict[ParentId, asyncio.Event] = {}
+        self._active_sweeps: set[Sweep] = set()
+        self._reconciler: asyncio.Task | None = None
+        self._stopping = False
+        self._handlers = {NewParent: self._on_new_parent, InvalidParent: self._on_invalid_parent,
+                          CancelParent: self._on_cancel, ReplaceParent: self._on_replace,
+                          ParentStatusQuery: self._on_status_query, UnsupportedMessage: self._on_unsupported,
+                          VenueReport: self._on_venue_report, VenueCancelRefused: self._on_venue_cancel_refused,
+                          VenueSessionChanged: self._on_venue_session, TraderSessionChanged: self._on_trader_session}
+
+    @property
+    def children(self) -> dict:
+        return self.runner.children
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, restored_cl_ord_ids: set[tuple[str, str]] | None = None) -> None:
+        """Resume the open parents of the journal, then accept new work."""
+        self.used_cl_ord_ids |= restored_cl_ord_ids or set()
+        for parent in restore_parents(self.config.journal, self.children):
+            self._adopt(parent)
+            self._spawn(parent)
+            log.info("parent restored", parent=parent.parent_id, cum_qty=parent.cum_qty, quantity=parent.quantity,
+                     unresolved_children=len(parent.open_children))
+        self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever(), name="reconciler")
+
+    async def stop(self) -> None:
+        """Let the sweeps in flight finish (withdrawing at their deadline), then stop the workers.
+        Open parents stay open in the journal and resume at the next start."""
+        self._stopping = True
+        for event in self._wake.values():
+            event.set()
+        grace = self.config.sweep.deadline_ms / 1000.0 + 1.0
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        for task in [*self._tasks.values(), self._reconciler]:
+            if task is not None and not task.done():
+                task.cancel()
+        self.runner.snapshot_weights(self.clock())
+        for parent in self.parents.values():
+            self.journal.record_parent(parent)
+
+    def deliver(self, message: object) -> None:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self._incident("unknown message", repr(message))
+            return
+        try:
+            handler(message)
+        except InvariantBroken as error:  # our bug: stop taking risk
+            log.critical("invariant broken", error=str(error))
+            self._incident("invariant broken", str(error))
+            self.failed.set()
+        except Exception:  # noqa: BLE001 - nothing from outside may crash the manager
+            log.exception("handler failed", message=type(message).__name__)
+            self.counters["handler errors"] += 1
+
+    # -- trader requests ------------------------------------------------------------------------
+
+    def _on_new_parent(self, message: NewParent) -> None:
+        spec = message.spec
+        key = (spec.session, spec.cl_ord_id)
+        now = self.clock()
+        if key in self.used_cl_ord_ids:
+            self._reject(spec.session, spec.cl_ord_id, RejectReason.DUPLICATE_ORDER,
+                         f"duplicate ClOrdID {spec.cl_ord_id}", spec.side, spec.symbol, spec.quantity)
+            return
+        self.used_cl_ord_ids.add(key)
+        parent = ParentOrder(self.ids.parent(), spec, now)
+        refusal = check_parent(spec, self.symbols, now)
+        if refusal is not None:
+            parent.transition(ParentTrigger.REJECT, now)
+            self._send(parent, ReportKind.REJECTED, text=refusal.text, reject_reason=refusal.reason)
+            self.journal.record_parent(parent)
+            return
+        self._adopt(parent)
+        self._send(parent, ReportKind.PENDING_NEW)
+        parent.transition(ParentTrigger.ACCEPT, now)
+        self._send(parent, ReportKind.NEW)
+        self.journal.record_parent(parent)
+        log.info("parent accepted", parent=parent.parent_id, session=spec.session, cl_ord_id=spec.cl_ord_id,
+                 side=spec.side.value, symbol=spec.symbol, quantity=spec.quantity,
+                 order_type=spec.order_type.value, time_in_force=spec.time_in_force.value)
+        self._spawn(parent)
+
+    def _on_invalid_parent(self, message: InvalidParent) -> None:
+        self.used_cl_ord_ids.add((message.session, message.cl_ord_id))
+        self._reject(message.session, message.cl_ord_id, message.reason, message.text, message.side,
+                     message.symbol, message.quantity)
+
+    def _on_cancel(self, message: CancelParent) -> None:
+        parent = self._find(message.session, message.orig_cl_ord_id)
+        refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, False)
+        if refusal is not None:
+            self.traders.refuse_cancel(refusal)
+            return
+        self.by_cl_ord_id[(message.session, message.cl_ord_id)] = parent.parent_id
+        self.used_cl_ord_ids.add((message.session, message.cl_ord_id))
+        parent.pending_replace = None  # a cancel overrides a pending replace
+        parent.pending_cancel = message
+        parent.transition(ParentTrigger.REQUEST_CANCEL, self.clock())
+        self._send(parent, ReportKind.PENDING_CANCEL, cl_ord_id=message.cl_ord_id,
+                   orig_cl_ord_id=message.orig_cl_ord_id)
+        self._wake[parent.parent_id].set()
+
+    def _on_replace(self, message: ReplaceParent) -> None:
+        parent = self._find(message.session, message.orig_cl_ord_id)
+        refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, True)
+        if refusal is None and parent.state not in (ParentStatus.NEW, ParentStatus.PARTIALLY_FILLED):
+            refusal = self._refusal(parent, message, True, f"the order is {parent.state.value}")
+        if refusal is None and not 0 < message.quantity <= parent.quantity:
+            refusal = self._refusal(parent, message, False,
+                                    f"OrderQty {message.quantity}: only a reduction of {parent.quantity} is accepted")
+        if refusal is not None:
+            self.traders.refuse_cancel(refusal)
+            return
+        self.by_cl_ord_id[(message.session, message.cl_ord_id)] = parent.parent_id
+        self.used_cl_ord_ids.add((message.session, message.cl_ord_id))
+        parent.pending_replace = message
+        parent.transition(ParentTrigger.REQUEST_REPLACE, self.clock())
+        self._send(parent, ReportKind.PENDING_REPLACE, cl_ord_id=message.cl_ord_id,
+                   orig_cl_ord_id=message.orig_cl_ord_id)
+        self._wake[parent.parent_id].set()
+
+    def _on_status_query(self, message: ParentStatusQuery) -> None:
+        parent = self._find(message.session, message.cl_ord_id)
+        if parent is None:
+            self._reject(message.session, message.cl_ord_id, RejectReason.UNKNOWN_ORDER,
+                         f"unknown order {message.cl_ord_id}", None, "[N/A]", 0, kind=ReportKind.STATUS)
+            return
+        self._send(parent, ReportKind.STATUS, cl_ord_id=message.cl_ord_id)
+
+    def _on_unsupported(self, message: UnsupportedMessage) -> None:
+        self.traders.refuse_business(BusinessRefusal(message.session, message.msg_type, message.ref_seq_num,
+                                                     f"message type {message.msg_type} is not supported"))
+
+    def _on_trader_session(self, message: TraderSessionChanged) -> None:
+        log.info("trader session", session=message.session, logged_on=message.logged_on)
+
+    # -- venue reports --------------------------------------------------------------------------
+
+    def _on_venue_report(self, report: VenueReport) -> None:
+        child = self.children.get(report.child_id)
+        if child is None or child.venue != report.venue:
+            self._incident("report for an unknown order", f"{report.venue} {report.child_id} {report.kind.value} "
+                                                           f"cum={report.cum_qty} exec={report.exec_id}")
+            return
+        now = self.clock()
+        change = child.apply(report, now)
+        self._after_child_change(child, change, report.exec_id, now)
+
+    def _after_child_change(self, child: ChildOrder, change: ChildChange, exec_id: str, now: float) -> None:
+        for anomaly in change.anomalies:
+            self._incident("impossible transition", anomaly)
+        parent = self.parents[child.parent_id]
+        booked = parent.book(child, change, now)
+        if change.filled:
+            self.journal.record_fill(child.venue, exec_id, child.child_id, parent.parent_id, change.filled,
+                                     change.price, booked.booked, change.late, now)
+        if booked.booked:
+            self._send(parent, ReportKind.TRADE, last_qty=booked.booked, last_px=booked.price, last_market=child.venue)
+        if booked.unbooked:
+            self._incident("late fill not booked", f"{child.child_id}: {booked.unbooked} shares after the child ended "
+                                                   f"would overfill parent {parent.parent_id}")
+        if change.filled or change.became_final:
+            self.journal.record_child(child)
+            self.journal.record_parent(parent)
+        if change.became_final:
+            sweep = self.runner.sweep_of.get(child.child_id)
+            if sweep is not None:
+                sweep.child_final()
+            if child.timed_out:
+                log.info("child reconciled", parent=parent.parent_id, child=child.child_id, venue=child.venue,
+                         state=child.state.value, cum_qty=child.cum_qty)
+        if parent.is_final or (change.became_final and parent.pending_cancel):
+            wake = self._wake.get(parent.parent_id)
+            if wake is not None:
+                wake.set()
+
+    def _on_venue_cancel_refused(self, message: VenueCancelRefused) -> None:
+        child = self.children.get(message.child_id)
+        if child is None or child.is_final:
+            return
+        if message.too_late:  # the child is done at the venue and its final report is late or lost: ask
+            self.venues.query(QueryChild(child.venue, child.child_id, child.side, child.symbol))
+            return
+        # the venue never had it: nothing more can fill
+        report = VenueReport(child.venue, child.child_id, f"cancel-refused:{child.child_id}:{child.cancel_attempts}",
+                             VenueReportKind.STATUS, VenueOrderStatus.OTHER, unknown_order=True, text=message.text)
+        now = self.clock()
+        self._after_child_change(child, child.apply(report, now), report.exec_id, now)
+
+    def _on_venue_session(self, message: VenueSessionChanged) -> None:
+        log.info("venue session", venue=message.venue, logged_on=message.logged_on)
+        if message.logged_on:
+            self._reconcile(venue=message.venue, force=True)
+
+    def _reconcile(self, venue: str | None = None, force: bool = False) -> None:
+        """Ask the venues about children given up on at a deadline (their fate decides the reserve)."""
+        for child in list(self.children.values()):
+            if child.state is ChildState.UNRESOLVED and (venue is None or child.venue == venue):
+                if force or self.venues.logged_on(child.venue):
+                    self.venues.query(QueryChild(child.venue, child.child_id, child.side, child.symbol))
+
+    async def _reconcile_forever(self) -> None:
+        period = self.config.sweep.cancel_retry_ms / 1000.0
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self._reconcile()
+            except Exception:  # noqa: BLE001
+                log.exception("reconciliation failed")
+
+    # -- working a parent -----------------------------------------------------------------------
+
+    def _spawn(self, parent: ParentOrder) -> None:
+        self._wake[parent.parent_id] = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._work(parent), name=f"parent-{parent.parent_id}")
+        self._tasks[parent.parent_id] = task
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("parent task failed", task=task.get_name(), error=repr(error), exc_info=error)
+            self.failed.set()
+
+    async def _work(self, parent: ParentOrder) -> None:
+        log_ = log.bind(parent=parent.parent_id)
+        while not self._stopping:
+            if self._finish_if_due(parent):
+                break
+            now = self.clock()
+            outcome = self.runner.start(parent, now)
+            if isinstance(outcome, Sweep):
+                self._active_sweeps.add(outcome)
+                try:
+                    await outcome.done.wait()
+                finally:
+                    self._active_sweeps.discard(outcome)
+                self.runner.finish(outcome, self.clock())
+                self.journal.record_parent(parent)
+                if self._finish_if_due(parent):
+                    break
+                if parent.is_ioc:
+                    self._end(parent, ParentTrigger.CANCEL, "IOC: the one sweep is done")
+                    break
+            elif not parent.open_children and (parent.is_ioc or outcome is Skipped.BELOW_MINIMUMS):
+                # nothing in flight could free more shares: this parent cannot be worked further
+                self._end(parent, ParentTrigger.CANCEL, f"not worked further: {outcome.value}")
+                break
+            pause = self.config.sweep.interval_ms / 1000.0 if isinstance(outcome, Sweep) else _IDLE_RETRY_SECONDS
+            await self._pause(parent, pause)
+        log_.debug("parent task ends", state=parent.state.value)
+        if parent.is_final:
+            self._forget_later(parent)
+
+    def _finish_if_due(self, parent: ParentOrder) -> bool:
+        now = self.clock()
+        if parent.is_final:
+            return True
+        if parent.pending_cancel is not None:
+            request = parent.pending_cancel
+            self._end(parent, ParentTrigger.CANCEL, None, cl_ord_id=request.cl_ord_id,
+                      orig_cl_ord_id=request.orig_cl_ord_id)
+            return True
+        if seconds_until(parent.spec.expire_at, now) <= 0:
+            self._end(parent, ParentTrigger.EXPIRE, "GTD: ExpireTime reached")
+            return True
+        if parent.pending_replace is not None:
+            self._carry_out_replace(parent, now)
+        return parent.is_final
+
+    def _carry_out_replace(self, parent: ParentOrder, now: float) -> None:
+        request, parent.pending_replace = parent.pending_replace, None
+        previous = parent.cl_ord_id
+        problem = parent.replace_quantity(request)
+        resume = ParentTrigger.RESUME_PARTIAL if parent.cum_qty else ParentTrigger.RESUME_NEW
+        if problem is not None:
+            parent.transition(resume, now)
+            self.traders.refuse_cancel(self._refusal(parent, request, True, problem))
+            return
+        trigger = ParentTrigger.FILL_COMPLETE if parent.cum_qty >= parent.quantity else resume
+        parent.transition(trigger, now)
+        self._send(parent, ReportKind.REPLACED, cl_ord_id=request.cl_ord_id, orig_cl_ord_id=previous)
+        self.journal.record_parent(parent)
+
+    def _end(self, parent: ParentOrder, trigger: ParentTrigger, text: str | None, *,
+             cl_ord_id: ClOrdId | None = None, orig_cl_ord_id: ClOrdId | None = None) -> None:
+        anomaly = parent.transition(trigger, self.clock())
+        if anomaly is not None:
+            self._incident("impossible transition", anomaly)
+            return
+        kind = ReportKind.EXPIRED if trigger is ParentTrigger.EXPIRE else ReportKind.CANCELED
+        self._send(parent, kind, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id, text=text)
+        self.journal.record_parent(parent)
+        log.info("parent done", parent=parent.parent_id, state=parent.state.value, cum_qty=parent.cum_qty,
+                 quantity=parent.quantity, sweeps=parent.sweeps, reason=text)
+
+    async def _pause(self, parent: ParentOrder, seconds: float) -> None:
+        seconds = min(seconds, max(0.0, seconds_until(parent.spec.expire_at, self.clock())))
+        wake = self._wake[parent.parent_id]
+        if seconds > 0 and not wake.is_set():
+            try:
+                await asyncio.wait_for(wake.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+        wake.clear()
+
+    def _forget_later(self, parent: ParentOrder) -> None:
+        """Finished parents keep their children matchable for a while (late and duplicate reports),
+        then leave memory; the journal keeps everything."""
+        def forget() -> None:
+            for child_id in [c for c, child in self.children.items() if child.parent_id == parent.parent_id
+                             and child.is_final]:
+                del self.children[child_id]
+            if not parent.open_children:
+                self._tasks.pop(parent.parent_id, None)
+                self._wake.pop(parent.parent_id, None)
+        asyncio.get_running_loop().call_later(_FORGET_CHILDREN_AFTER, forget)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _adopt(self, parent: ParentOrder) -> None:
+        self.parents[parent.parent_id] = parent
+        self.by_cl_ord_id[(parent.spec.session, parent.spec.cl_ord_id)] = parent.parent_id
+        self.by_cl_ord_id[(parent.spec.session, parent.cl_ord_id)] = parent.parent_id
+        self.used_cl_ord_ids.add((parent.spec.session, parent.spec.cl_ord_id))
+
+    def _find(self, session: SessionKey, cl_ord_id: str) -> ParentOrder | None:
+        parent_id = self.by_cl_ord_id.get((session, cl_ord_id))
+        return self.parents.get(parent_id) if parent_id is not None else None
+
+    def _cancel_refusal(self, parent: ParentOrder | None, session: SessionKey, cl_ord_id: ClOrdId,
+                        orig_cl_ord_id: ClOrdId, for_replace: bool) -> CancelRefused | None:
+        if (session, cl_ord_id) in self.used_cl_ord_ids:
+            return CancelRefused(session, parent.parent_id if parent else "NONE", cl_ord_id, orig_cl_ord_id,
+                                 parent.state if parent else None, for_replace, False, f"duplicate ClOrdID {cl_ord_id}")
+        if parent is None:
+            return CancelRefused(session, "NONE", cl_ord_id, orig_cl_ord_id, None, for_replace, False,
+                                 f"unknown order {orig_cl_ord_id}")
+        if parent.is_final or parent.state is ParentStatus.PENDING_CANCEL:
+            return CancelRefused(session, parent.parent_id, cl_ord_id, orig_cl_ord_id, parent.state, for_replace, True,
+                                 f"too late: the order is {parent.state.value}")
+        return None
+
+    def _refusal(self, parent: ParentOrder, request: ReplaceParent, too_late: bool, text: str) -> CancelRefused:
+        return CancelRefused(request.session, parent.parent_id, request.cl_ord_id, request.orig_cl_ord_id,
+                             parent.state, True, too_late, text)
+
+    def _send(self, parent: ParentOrder, kind: ReportKind, **fields) -> None:
+        report = parent.report(kind, self.ids.exec_id(), **fields)
+        if not self.traders.report(report):
+            self.counters["trader reports not sent"] += 1
+
+    def _reject(self, session: SessionKey, cl_ord_id: ClOrdId, reason: RejectReason, text: str, side, symbol: str,
+                quantity: int, kind: ReportKind = ReportKind.REJECTED) -> None:
+        report = ParentReport(session=session, order_id="NONE", cl_ord_id=cl_ord_id, exec_id=self.ids.exec_id(),
+                              kind=kind, status=ParentStatus.REJECTED, side=side, symbol=symbol, quantity=quantity,
+                              cum_qty=0, leaves_qty=0, avg_px=0.0, reject_reason=reason, text=text)
+        self.traders.report(report)
+        log.info("parent rejected", session=session, cl_ord_id=cl_ord_id, reason=reason.value, text=text)
+
+    def _incident(self, kind: str, detail: str) -> None:
+        self.counters[kind] += 1
+        log.warning(kind, detail=detail)
+        self.journal.record_incident(kind, detail, self.clock())

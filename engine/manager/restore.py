@@ -1,0 +1,55 @@
+"""Rebuilding the open parents from the journal at start-up.
+
+A child that was not final when the engine stopped is restored as UNRESOLVED (timed out): its
+shares stay reserved on the parent and the reconciler asks its venue about it once the session is
+up, so a fill that happened while we were down is booked, and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.domain.child import ChildOrder, ChildState
+from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, VenueName
+from engine.domain.messages import CancelParent, ParentStatus
+from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
+from engine.domain.parent import ParentOrder
+from engine.store import open_parents
+
+
+def restore_parents(journal: Path, children: dict[ChildId, ChildOrder]) -> list[ParentOrder]:
+    if not Path(journal).exists():
+        return []
+    restored = []
+    for row, child_rows in open_parents(journal):
+        parent = _parent(row)
+        for child_row in child_rows:
+            child = _child(child_row, parent)
+            parent.open_children[child.child_id] = child
+            children[child.child_id] = child
+        restored.append(parent)
+    return restored
+
+
+def _parent(row: dict) -> ParentOrder:
+    spec = ParentSpec(session=SessionKey(row["session"]), cl_ord_id=ClOrdId(row["orig_cl_ord_id"]),
+                      side=Side(row["side"]), symbol=Symbol(row["symbol"]), quantity=row["original_quantity"],
+                      order_type=OrderType(row["order_type"]), time_in_force=TimeInForce(row["time_in_force"]),
+                      limit_price=row["limit_price"], expire_at=row["expire_at"], min_qty=row["min_qty"])
+    state = ParentStatus(row["state"])
+    pending_cancel = None
+    if state is ParentStatus.PENDING_REPLACE:  # the request itself was not journaled: the trader may ask again
+        state = ParentStatus.PARTIALLY_FILLED if row["cum_qty"] else ParentStatus.NEW
+    elif state is ParentStatus.PENDING_CANCEL:  # the trader asked to cancel: finish that first
+        current = ClOrdId(row["cl_ord_id"])
+        pending_cancel = CancelParent(spec.session, current, current)
+    return ParentOrder(ParentId(row["parent_id"]), spec, row["created_at"], quantity=row["quantity"], state=state,
+                       cl_ord_id=ClOrdId(row["cl_ord_id"]), cum_qty=row["cum_qty"], notional=row["notional"],
+                       sweeps=row["sweeps"], pending_cancel=pending_cancel)
+
+
+def _child(row: dict, parent: ParentOrder) -> ChildOrder:
+    return ChildOrder(ChildId(row["child_id"]), parent.parent_id, VenueName(row["venue"]), row["sweep"],
+                      parent.spec.side, parent.spec.symbol, row["quantity"], row["min_qty"], row["limit_price"],
+                      row["sent_at"], state=ChildState.UNRESOLVED, cum_qty=row["cum_qty"], notional=row["notional"],
+                      timed_out=True)

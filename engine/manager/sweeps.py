@@ -1,0 +1,211 @@
+"""One sweep of a parent: allocate, send the IOC children, gather, withdraw, learn.
+
+A sweep allocates the parent's unreserved quantity with the learned weights over the venues that
+are enabled and logged on, sends one midpoint-pegged IOC child per venue with shares, and waits for
+every child's final report or the sweep's deadline, whichever comes first. Children still open at
+the deadline are withdrawn (a cancel is sent) and marked as timed out: their quantity stays reserved
+on the parent until the venue answers, and their outcome teaches the weights nothing, because a
+missing report is not a censored observation of liquidity. The others' (sent, filled) pairs are fed
+to the policy, and the hindsight certificate is computed for the log and the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import structlog
+
+from engine.allocation.certificate import no_regret_possible
+from engine.allocation.policies import Allocation
+from engine.allocation.rules import VenueRules
+from engine.domain.child import ChildOrder, ChildTrigger
+from engine.domain.ids import ChildId, IdFactory, VenueName, child_id
+from engine.domain.messages import CancelChild, SubmitChild
+from engine.domain.parent import ParentOrder
+from engine.engine_config import EngineConfig
+from engine.manager.ports import VenuePort
+from engine.manager.weights import WeightBook
+from engine.store import Journal, SweepRow
+
+log = structlog.get_logger("engine.sweep")
+
+
+class Skipped(Enum):
+    """Why no sweep was sent."""
+
+    NOTHING_FREE = "every remaining share is still in flight"
+    NO_VENUE = "no venue is logged on and enabled"
+    BELOW_MINIMUMS = "the remaining quantity is below every available venue's minimum order"
+
+
+@dataclass(eq=False)
+class Sweep:
+    parent: ParentOrder
+    number: int
+    allocation: Allocation
+    children: dict[int, ChildOrder]  # venue index -> child
+    started: float                   # perf_counter, for latency
+    started_at: float                # wall clock, for the journal
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    open: int = 0
+    completed: float | None = None
+    deadline: asyncio.TimerHandle | None = None
+
+    def child_final(self) -> None:
+        self.open -= 1
+        if self.open <= 0 and self.completed is None:
+            self.completed = time.perf_counter()
+            self.done.set()
+
+
+class SweepRunner:
+    def __init__(self, config: EngineConfig, venues: VenuePort, weights: WeightBook, journal: Journal,
+                 ids: IdFactory) -> None:
+        self.config = config
+        self.venues = venues
+        self.weights = weights
+        self.journal = journal
+        self.ids = ids
+        self.venue_names = [VenueName(v.name) for v in config.venues]
+        self.base_rules = VenueRules.of(tuple(v.profile for v in config.venues))
+        self.enabled = np.array([v.enabled for v in config.venues], dtype=np.bool_)
+        self.min_qty = [v.min_qty or 0 for v in config.venues]
+        self.children: dict[ChildId, ChildOrder] = {}
+        self.sweep_of: dict[ChildId, Sweep] = {}
+        self.learned_sweeps = 0
+
+    def available(self) -> np.ndarray:
+        logged_on = np.array([self.venues.logged_on(name) for name in self.venue_names], dtype=np.bool_)
+        return self.enabled & logged_on
+
+    def start(self, parent: ParentOrder, now: float) -> Sweep | Skipped:
+        quantity = parent.unreserved
+        if quantity <= 0:
+            return Skipped.NOTHING_FREE
+        available = self.available()
+        if not available.any():
+            return Skipped.NO_VENUE
+        trader_minimum = self._trader_minimum(parent, quantity)
+        allocation = self.weights.allocate(parent.spec.symbol, quantity, self._rules(trader_minimum), available)
+        if not allocation.children.any():
+            return Skipped.BELOW_MINIMUMS
+        parent.sweeps += 1
+        sweep = Sweep(parent, parent.sweeps, allocation, {}, time.perf_counter(), now)
+        spec = parent.spec
+        sent = allocation.children.copy()
+        for index in np.flatnonzero(allocation.children):
+            venue = self.venue_names[index]
+            shares = int(allocation.children[index])
+            min_qty = min(max(self.min_qty[index], trader_minimum), shares) or None
+            child = ChildOrder(child_id(parent.parent_id, sweep.number, venue), parent.parent_id, venue, sweep.number,
+                               spec.side, spec.symbol, shares, min_qty, spec.limit_price, now)
+            parent.add_child(child)
+            command = SubmitChild(venue, child.child_id, spec.side, spec.symbol, shares, min_qty, spec.limit_price)
+            if not self.venues.submit(command):  # the session dropped since `available`: nothing went out
+                child.transition(ChildTrigger.CANCELED)
+                child.final_at = now
+                parent.release(child.child_id)
+                sent[index] = 0
+                continue
+            self.children[child.child_id] = child
+            self.sweep_of[child.child_id] = sweep
+            sweep.children[int(index)] = child
+            sweep.open += 1
+            self.journal.record_child(child)
+        sweep.allocation = Allocation(allocation.quantity, sent, allocation.desired)
+        if sweep.open == 0:
+            parent.sweeps -= 1
+            return Skipped.NO_VENUE
+        deadline = self.config.sweep.deadline_ms / 1000.0
+        sweep.deadline = asyncio.get_running_loop().call_later(deadline, sweep.done.set)
+        log.debug("sweep sent", parent=parent.parent_id, sweep=sweep.number, quantity=quantity,
+                  children={c.venue: c.quantity for c in sweep.children.values()})
+        return sweep
+
+    def finish(self, sweep: Sweep, now: float) -> SweepRow:
+        """After the sweep's event: withdraw what is still open, learn from what resolved, journal."""
+        if sweep.deadline is not None:
+            sweep.deadline.cancel()
+        venues = len(self.venue_names)
+        sent = np.zeros(venues)
+        filled = np.zeros(venues)
+        timed_out = [False] * venues
+        for index, child in sweep.children.items():
+            self.sweep_of.pop(child.child_id, None)
+            if not child.is_final:
+                self._withdraw(child, now)
+                timed_out[index] = True
+                continue
+            sent[index] = child.quantity
+            filled[index] = child.cum_qty
+        parent = sweep.parent
+        learned = bool(sent.any())
+        if learned:
+            outcome = Allocation(sweep.allocation.quantity, sent, sweep.allocation.desired)
+            self.weights.observe(parent.spec.symbol, outcome, filled)
+            self.learned_sweeps += 1
+            if self.learned_sweeps % self.config.weights.snapshot_every == 0:
+                self.snapshot_weights(now)
+        certified = bool(no_regret_possible(np.array([sweep.allocation.quantity]), sent, filled)[0])
+        ended = sweep.completed if sweep.completed is not None else time.perf_counter()
+        row = SweepRow(parent.parent_id, sweep.number, parent.spec.symbol, int(sweep.allocation.quantity),
+                       list(self.venue_names), [int(c) for c in sweep.allocation.children],
+                       [int(x) for x in self._filled(sweep)], timed_out, learned, certified,
+                       sweep.started_at, 1000.0 * (ended - sweep.started))
+        self.journal.record_sweep(row)
+        log.info("sweep", parent=parent.parent_id, sweep=sweep.number, symbol=parent.spec.symbol,
+                 quantity=row.quantity, filled=sum(row.filled), timed_out=sum(timed_out),
+                 certificate="no regret possible" if certified else "possible regret",
+                 latency_ms=round(row.latency_ms, 3))
+        return row
+
+    def snapshot_weights(self, now: float) -> None:
+        for key, (learned, snapshot) in self.weights.snapshots().items():
+            self.journal.record_weights(key, self.weights.policy_name, learned, snapshot, now)
+
+    def _withdraw(self, child: ChildOrder, now: float) -> None:
+        child.timed_out = True
+        child.transition(ChildTrigger.TIMEOUT)
+        self.cancel(child)
+        self.journal.record_child(child)
+        log.warning("child timed out: withdrawn", parent=child.parent_id, sweep=child.sweep, child=child.child_id,
+                    venue=child.venue)
+
+    def cancel(self, child: ChildOrder) -> bool:
+        child.cancel_attempts += 1
+        command = CancelChild(child.venue, self.ids.cancel_id(child.child_id, child.cancel_attempts), child.child_id,
+                              child.side, child.symbol, child.quantity)
+        sent = self.venues.cancel(command)
+        if sent:
+            child.transition(ChildTrigger.CANCEL_SENT)
+        return sent
+
+    def _rules(self, trader_minimum: int) -> VenueRules:
+        if trader_minimum <= 1:
+            return self.base_rules
+        rules = self.base_rules
+        minimum = np.maximum(rules.min_order_size, np.ceil(trader_minimum / rules.lot_size) * rules.lot_size)
+        return VenueRules(rules.lot_size, minimum, rules.max_order_size)
+
+    @staticmethod
+    def _trader_minimum(parent: ParentOrder, quantity: int) -> int:
+        """The trader's MinQty for this sweep: once less than it remains, the minimum becomes what
+        remains (as UBS MTF and others treat a MinQty larger than the leaves)."""
+        min_qty = parent.spec.min_qty or 0
+        return min(min_qty, quantity) if min_qty else 0
+
+    @staticmethod
+    def _filled(sweep: Sweep) -> np.ndarray:
+        filled = np.zeros(len(sweep.allocation.children))
+        for index, child in sweep.children.items():
+            filled[index] = child.cum_qty
+        return filled
+
+
+def seconds_until(expire_at: float | None, now: float) -> float:
+    return math.inf if expire_at is None else expire_at - now

@@ -1,0 +1,231 @@
+"""The SQLite journal: parents, children, fills, sweeps, incidents and weight snapshots.
+
+Writes never block the event loop: ``record_*`` puts a row on a queue and a writer thread commits
+them in batches (one transaction per batch, WAL, synchronous=NORMAL: a crash may lose the last
+batch's worth of milliseconds, never corrupt the file). Parents and children are upserted with their
+latest state, so a restart reads back exactly the orders still open and the newest weights.
+Reading (restore, summaries, the weights export) opens its own connection.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import sqlite3
+import threading
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS parents (
+    parent_id TEXT PRIMARY KEY, session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, orig_cl_ord_id TEXT NOT NULL,
+    side TEXT NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, original_quantity INTEGER NOT NULL,
+    order_type TEXT NOT NULL, time_in_force TEXT NOT NULL, limit_price REAL, expire_at REAL, min_qty INTEGER,
+    state TEXT NOT NULL, cum_qty INTEGER NOT NULL, notional REAL NOT NULL, sweeps INTEGER NOT NULL,
+    created_at REAL NOT NULL, done_at REAL);
+CREATE INDEX IF NOT EXISTS parents_open ON parents(state);
+CREATE TABLE IF NOT EXISTS children (
+    child_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL, venue TEXT NOT NULL, sweep INTEGER NOT NULL,
+    quantity INTEGER NOT NULL, min_qty INTEGER, limit_price REAL, state TEXT NOT NULL,
+    cum_qty INTEGER NOT NULL, notional REAL NOT NULL, timed_out INTEGER NOT NULL,
+    sent_at REAL NOT NULL, final_at REAL);
+CREATE INDEX IF NOT EXISTS children_parent ON children(parent_id);
+CREATE TABLE IF NOT EXISTS fills (
+    venue TEXT NOT NULL, exec_id TEXT NOT NULL, child_id TEXT NOT NULL, parent_id TEXT NOT NULL,
+    quantity INTEGER NOT NULL, price REAL NOT NULL, booked INTEGER NOT NULL, late INTEGER NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (venue, exec_id));
+CREATE TABLE IF NOT EXISTS sweeps (
+    parent_id TEXT NOT NULL, sweep INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL,
+    venues TEXT NOT NULL, sent TEXT NOT NULL, filled TEXT NOT NULL, timed_out TEXT NOT NULL,
+    learned INTEGER NOT NULL, certified INTEGER NOT NULL, started_at REAL NOT NULL, latency_ms REAL NOT NULL,
+    PRIMARY KEY (parent_id, sweep));
+CREATE TABLE IF NOT EXISTS weights (
+    key TEXT NOT NULL, policy TEXT NOT NULL, learned INTEGER NOT NULL, taken_at REAL NOT NULL,
+    snapshot BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS weights_key ON weights(key, taken_at);
+CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+"""
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    parent_id: str
+    sweep: int
+    symbol: str
+    quantity: int
+    venues: list[str]
+    sent: list[int]
+    filled: list[int]
+    timed_out: list[bool]
+    learned: bool
+    certified: bool
+    started_at: float
+    latency_ms: float
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(_connect(self.path)) as connection:
+            connection.executescript(SCHEMA)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_forever, name="journal-writer", daemon=True)
+        self._writer.start()
+
+    # -- writing (any thread; never blocks) ----------------------------------------------------
+
+    def record_parent(self, parent) -> None:
+        spec = parent.spec
+        self._put("INSERT OR REPLACE INTO parents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (parent.parent_id, spec.session, parent.cl_ord_id, spec.cl_ord_id, spec.side.value, spec.symbol,
+                   parent.quantity, spec.quantity, spec.order_type.value, spec.time_in_force.value,
+                   spec.limit_price, spec.expire_at, spec.min_qty, parent.state.value, parent.cum_qty,
+                   parent.notional, parent.sweeps, parent.created_at, parent.done_at))
+
+    def record_child(self, child) -> None:
+        self._put("INSERT OR REPLACE INTO children VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (child.child_id, child.parent_id, child.venue, child.sweep, child.quantity, child.min_qty,
+                   child.limit_price, child.state.value, child.cum_qty, child.notional, int(child.timed_out),
+                   child.sent_at, child.final_at))
+
+    def record_fill(self, venue: str, exec_id: str, child_id: str, parent_id: str, quantity: int, price: float,
+                    booked: int, late: bool, at: float) -> None:
+        self._put("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+                  (venue, exec_id, child_id, parent_id, quantity, price, booked, int(late), at))
+
+    def record_sweep(self, row: SweepRow) -> None:
+        self._put("INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (row.parent_id, row.sweep, row.symbol, row.quantity, json.dumps(row.venues), json.dumps(row.sent),
+                   json.dumps(row.filled), json.dumps(row.timed_out), int(row.learned), int(row.certified),
+                   row.started_at, row.latency_ms))
+
+    def record_weights(self, key: str, policy: str, learned: int, snapshot: dict[str, np.ndarray], at: float) -> None:
+        self._put("INSERT INTO weights VALUES (?,?,?,?,?)", (key, policy, learned, at, _pack(snapshot)))
+
+    def record_incident(self, kind: str, detail: str, at: float) -> None:
+        self._put("INSERT INTO incidents VALUES (?,?,?)", (at, kind, detail))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything recorded so far is committed (shutdown, tests, the weights export)."""
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            raise TimeoutError(f"journal {self.path} did not flush within {timeout} s")
+        if self._failed is not None:
+            raise RuntimeError(f"journal {self.path} failed: {self._failed}") from self._failed
+
+    def close(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(_STOP)
+            self._writer.join(timeout=10.0)
+
+    def _put(self, sql: str, values: tuple) -> None:
+        self._queue.put((sql, values))
+
+    def _write_forever(self) -> None:
+        connection = _connect(self.path)
+        try:
+            while True:
+                batch = [self._queue.get()]
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                statements = [item for item in batch if isinstance(item, tuple)]
+                if statements:
+                    try:
+                        with connection:
+                            for sql, values in statements:
+                                connection.execute(sql, values)
+                    except sqlite3.Error as error:  # recorded; flush() reports it
+                        self._failed = error
+                for item in batch:
+                    if isinstance(item, threading.Event):
+                        item.set()
+                if any(item is _STOP for item in batch):
+                    return
+        finally:
+            connection.close()
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+FINAL_STATES = ("filled", "canceled", "expired", "rejected")
+
+
+def open_parents(path: Path) -> list[tuple[dict, list[dict]]]:
+    """Parents not yet final, each with its children not yet final (as column dicts)."""
+    with closing(_connect(path, read_only=True)) as connection:
+        parents = _rows(connection, f"SELECT * FROM parents WHERE state NOT IN {FINAL_STATES} ORDER BY created_at")
+        return [(parent, _rows(connection, f"SELECT * FROM children WHERE parent_id = ? AND state NOT IN {FINAL_STATES}",
+                               (parent["parent_id"],))) for parent in parents]
+
+
+def used_cl_ord_ids(path: Path) -> set[tuple[str, str]]:
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = connection.execute("SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents")
+        return {(session, cl_ord_id) for session, cl_ord_id in rows}
+
+
+def latest_weights(path: Path) -> dict[str, tuple[str, int, dict[str, np.ndarray]]]:
+    """key -> (policy name, learned sweeps, snapshot) of the newest snapshot per key."""
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = connection.execute(
+            "SELECT key, policy, learned, snapshot FROM weights w WHERE taken_at = "
+            "(SELECT MAX(taken_at) FROM weights WHERE key = w.key)")
+        return {key: (policy, learned, _unpack(blob)) for key, policy, learned, blob in rows}
+
+
+def sweeps(path: Path, since: float = 0.0) -> list[SweepRow]:
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = _rows(connection, "SELECT * FROM sweeps WHERE started_at >= ? ORDER BY started_at", (since,))
+    return [SweepRow(r["parent_id"], r["sweep"], r["symbol"], r["quantity"], json.loads(r["venues"]),
+                     json.loads(r["sent"]), json.loads(r["filled"]), json.loads(r["timed_out"]), bool(r["learned"]),
+                     bool(r["certified"]), r["started_at"], r["latency_ms"]) for r in rows]
+
+
+def parents_since(path: Path, since: float = 0.0) -> list[dict]:
+    with closing(_connect(path, read_only=True)) as connection:
+        return _rows(connection, "SELECT * FROM parents WHERE created_at >= ? ORDER BY created_at", (since,))
+
+
+def incidents(path: Path) -> list[dict]:
+    with closing(_connect(path, read_only=True)) as connection:
+        return _rows(connection, "SELECT * FROM incidents ORDER BY at")
+
+
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    if read_only and not Path(path).exists():
+        raise FileNotFoundError(f"no journal at {path}: has the engine run with this config?")
+    connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def _rows(connection: sqlite3.Connection, sql: str, values: Iterable[Any] = ()) -> list[dict]:
+    cursor = connection.execute(sql, tuple(values))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def _pack(snapshot: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **{key: np.asarray(value) for key, value in snapshot.items()})
+    return buffer.getvalue()
+
+
+def _unpack(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
