@@ -213,7 +213,7 @@ class OrderManager:
 
     def _after_child_change(self, child: ChildOrder, change: ChildChange, exec_id: str, now: float) -> None:
         for anomaly in change.anomalies:
-            self._incident("impossible transition", anomaly)
+            self._incident("venue anomaly", anomaly)
         parent = self.parents[child.parent_id]
         booked = parent.book(child, change, now)
         if change.filled:

@@ -1,0 +1,77 @@
+"""A restart restores the learned weights and the open parents from the journal."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.allocation.rules import VenueRules
+from engine.app import restore_weights
+from engine.domain.child import ChildState
+from engine.domain.messages import ParentStatus, VenueOrderStatus, VenueReport, VenueReportKind
+from engine.domain.orders import TimeInForce
+from engine.manager.weights import MARKET_KEY
+from engine.store import open_parents
+from tests.engine.fakes import Harness, answer_all, until
+
+EXPGRAD = {"policy": "expgrad", "sweep": {"deadline_ms": 40, "interval_ms": 1, "cancel_retry_ms": 50}}
+
+
+async def test_a_restart_restores_open_parents_and_reconciles_their_children(tmp_path):
+    async with Harness(tmp_path, **EXPGRAD) as first:
+        for _ in range(4):  # some learning, so there are weights to restore
+            cl = first.order(900, tif=TimeInForce.IOC)
+            answer_all(first, await _new_children(first), fraction=0.3)
+            await until(lambda: first.traders.final(cl))
+        open_cl = first.order(900)
+        sent = await _new_children(first)
+        answer_all(first, [c for c in sent if c.venue == "A"], fraction=0.5)
+        before = first.weights.market.desired_allocation(900, VenueRules.of(first.config.market), np.ones(3, bool))
+        # B and C never answer: the engine stops with them in flight
+    [(row, children)] = open_parents(first.config.journal)
+    assert row["cl_ord_id"] == open_cl and {c["venue"] for c in children} == {"B", "C"}
+
+    async with Harness(tmp_path, **EXPGRAD) as second:
+        assert restore_weights(second.weights, second.config) >= 1
+        after = second.weights.market.desired_allocation(900, VenueRules.of(second.config.market), np.ones(3, bool))
+        np.testing.assert_allclose(after, before)
+        parent = second.parent(open_cl)
+        filled_before = sent[0].quantity // 2
+        assert parent.state is ParentStatus.PARTIALLY_FILLED and parent.cum_qty == filled_before
+        assert {c.venue for c in parent.open_children.values()} == {"B", "C"}
+        assert all(c.state is ChildState.UNRESOLVED for c in parent.open_children.values())
+        # only the unreserved shares are swept at once; B's and C's wait for the venues' answers
+        resumed = await until(lambda: list(second.venues.submitted))
+        assert sum(c.quantity for c in resumed) == 900 - filled_before - 600
+        answer_all(second, resumed)
+        queries = await until(lambda: {q.child_id for q in second.venues.queries} >= set(parent.open_children)
+                              and list(second.venues.queries))
+        for query in {q.child_id: q for q in queries}.values():  # B filled 100 while we were down, C nothing
+            cum = 100 if query.venue == "B" else 0
+            second.deliver(VenueReport(query.venue, query.child_id, f"S-{query.venue}", VenueReportKind.STATUS,
+                                       VenueOrderStatus.CANCELED, cum_qty=cum, leaves_qty=0, avg_px=25.0))
+        assert parent.cum_qty == 900 - 600 + 100 and not parent.open_children
+        rest = await until(lambda: second.venues.submitted[len(resumed):])
+        assert sum(c.quantity for c in rest) == 500
+        answer_all(second, rest)
+        final = await until(lambda: second.traders.final(open_cl))
+        assert final.status is ParentStatus.FILLED and final.cum_qty == 900
+
+
+async def _new_children(h, count=3):
+    seen = getattr(h, "_seen", 0)
+    await until(lambda: len(h.venues.submitted) >= seen + count)
+    h._seen = len(h.venues.submitted)
+    return h.venues.submitted[seen:seen + count]
+
+
+def test_weights_of_another_policy_are_not_restored(tmp_path):
+    from engine.app import build_weights
+    from engine.store import Journal
+    from tests.engine.fakes import engine_config
+
+    config = engine_config(tmp_path, policy="expgrad")
+    journal = Journal(config.journal)
+    journal.record_weights(MARKET_KEY, "km", 10, {"x": np.zeros(3)}, 1.0)
+    journal.flush()
+    journal.close()
+    assert restore_weights(build_weights(config), config) == 0
