@@ -24,6 +24,7 @@ from engine.manager.weights import WeightBook
 from engine.store import Journal, latest_weights, used_cl_ord_ids
 
 log = structlog.get_logger("engine")
+VENUE_LOGON_WAIT_SECONDS = 5.0
 
 
 def build_weights(config: EngineConfig) -> WeightBook:
@@ -75,9 +76,23 @@ class Engine:
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()
         self.manager.start(used)
         await self.gateway.start(asyncio.get_running_loop())
+        missing = await self._wait_for_venues(VENUE_LOGON_WAIT_SECONDS)
+        if missing:
+            log.warning("venues not logged on yet (they will be used once they are)", venues=missing)
         log.info("engine started", policy=config.policy, venues=len(config.venues), weights_restored=restored,
                  open_parents=sum(1 for p in self.manager.parents.values() if not p.is_final),
                  trader_port=config.fix.trader_port, journal=str(config.journal))
+
+    async def _wait_for_venues(self, timeout: float) -> list[str]:
+        """Give the venue sessions a moment to log on, so the first parents see every venue."""
+        enabled = [v.name for v in self.config.venues if v.enabled]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            missing = [name for name in enabled if not self.gateway.venues.logged_on(name)]
+            if not missing or loop.time() > deadline:
+                return missing
+            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         if self.manager is not None:

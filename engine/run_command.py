@@ -44,6 +44,7 @@ async def serve(config) -> int:
         print(f"dark-agg run: cannot start: {error}", file=sys.stderr)
         await engine.stop()
         return 2
+    print("ready", flush=True)  # what scripts wait for (engine.launch)
     failed = asyncio.ensure_future(engine.manager.failed.wait())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,103 @@
+"""Start the simulated venues and the engine as separate processes on free loopback ports, the way
+an operator would (`dark-agg venues`, `dark-agg run`): the demo and the benchmark use this, so they
+exercise the real commands. Each process gets its own CPU time (no shared GIL with the trader).
+
+Config files are written into a run directory from the project's defaults with the ports, the
+journal and the FIX stores replaced, so nothing depends on ports 9101-9200 being free.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+CONFIG = PROJECT / "config"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class RunConfigs:
+    venues: Path
+    engine: Path
+    journal: Path
+
+
+def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overrides: dict | None = None,
+                      seed: int | None = None) -> RunConfigs:
+    """Copies of config/sim_venues.yaml and config/engine.yaml in ``run_dir`` with fresh free ports."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    venues = yaml.safe_load((CONFIG / "sim_venues.yaml").read_text())
+    engine = yaml.safe_load((CONFIG / "engine.yaml").read_text())
+    ports = {entry["name"]: free_port() for entry in venues["venues"]}
+    venues["market"] = str((CONFIG / venues["market"]).resolve())
+    venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl")
+    if seed is not None:
+        venues["seed"] = seed
+    for entry in venues["venues"]:
+        entry["port"] = ports[entry["name"]]
+        if zero_latency:
+            entry.pop("latency", None)
+    if zero_latency:
+        venues["venue_defaults"]["latency"] = {"fixed_ms": 0, "jitter_ms": 0}
+    engine["market"] = str((CONFIG / engine["market"]).resolve())
+    engine["journal"] = str(run_dir / "journal.sqlite")
+    engine["fix"]["store_path"] = str(run_dir / "fix_store")
+    engine["fix"]["trader"]["port"] = free_port()
+    for entry in engine["venues"]:
+        entry["port"] = ports[entry["name"]]
+    for key, value in (engine_overrides or {}).items():
+        engine[key] = value
+    paths = RunConfigs(run_dir / "sim_venues.yaml", run_dir / "engine.yaml", run_dir / "journal.sqlite")
+    paths.venues.write_text(yaml.safe_dump(venues, sort_keys=False))
+    paths.engine.write_text(yaml.safe_dump(engine, sort_keys=False))
+    return paths
+
+
+class Process:
+    """A `dark-agg` subcommand in its own process; its output goes to ``log``. Waits for the line
+    ``ready`` that both `venues` and `run` print once they serve."""
+
+    def __init__(self, name: str, arguments: list[str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        self._file = open(log, "w")
+        command = [sys.executable, "-m", "engine.cli", *arguments]
+        self._process = subprocess.Popen(command, stdout=self._file, stderr=subprocess.STDOUT, cwd=PROJECT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self._process.returncode}; see {self.log}:\n"
+                                   + self.log.read_text()[-2000:])
+            if any(line.strip() == "ready" for line in self.log.read_text().splitlines()):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not ready within {timeout} s; see {self.log}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT (a clean stop), then SIGKILL if it does not end in time."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._file.close()
+        return self._process.returncode
