@@ -19,11 +19,15 @@ import numpy as np
 
 from engine.allocation.censored import CensoredHistograms, outcome_log_likelihood_kernel
 from engine.allocation.oracle import oracle_allocation
-from engine.allocation.policies import AllocationPolicy, _caps, _params_from_fit
+from engine.allocation.policies import AllocationPolicy, _caps, _params_from_fit, params_array
+from engine.allocation.profiles import LiquidityParams
 
 
 class AdaptivePolicy(AllocationPolicy):
     name = "adaptive"
+    state_fields = (CensoredHistograms.state_fields("long") + CensoredHistograms.state_fields("short")
+                    + ("evidence", "changes_detected", "_since_long_fit", "_rounds", "long_fit_array",
+                       "short_fit_array"))
 
     def __init__(self, venue_count: int, half_life: float = 1500.0, threshold: float = 20.0,
                  warm_up: float = 500.0, refit_fraction: float = 0.05, short_refit_every: int = 100) -> None:
@@ -67,3 +71,19 @@ class AdaptivePolicy(AllocationPolicy):
             self._since_long_fit = 0
         if self._rounds % self.short_refit_every == 0:
             self.short_fit = _params_from_fit(self.short.fit())
+
+    @property
+    def long_fit_array(self) -> np.ndarray:
+        return params_array(self.long_fit)
+
+    @long_fit_array.setter
+    def long_fit_array(self, value: np.ndarray) -> None:
+        self.long_fit = LiquidityParams(*(np.array(row) for row in value))
+
+    @property
+    def short_fit_array(self) -> np.ndarray:
+        return params_array(self.short_fit)
+
+    @short_fit_array.setter
+    def short_fit_array(self, value: np.ndarray) -> None:
+        self.short_fit = LiquidityParams(*(np.array(row) for row in value))

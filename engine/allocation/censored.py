@@ -183,6 +183,12 @@ class CensoredHistograms:
     lazily by growing the weight of new outcomes and rescaling now and then.
     """
 
+    STATE = ("totals", "zeros", "exact", "censored", "smallest_exact", "_weight")  # what a snapshot keeps
+
+    @classmethod
+    def state_fields(cls, prefix: str) -> tuple[str, ...]:
+        return tuple(f"{prefix}.{name}" for name in cls.STATE)
+
     def __init__(self, venue_count: int, half_life: float | None = None,
                  breakpoints: np.ndarray | None = None) -> None:
         self.breakpoints = histogram_breakpoints() if breakpoints is None else breakpoints

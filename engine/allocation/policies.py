@@ -39,6 +39,9 @@ class Allocation:
 class AllocationPolicy(ABC):
     name: ClassVar[str]
     randomises_rounding: ClassVar[bool] = False  # then its expected allocation is `desired`
+    # attribute paths ("history.totals") of everything learned: what snapshot() saves and restore()
+    # puts back; arrays keep their shape, Python scalars travel as 0-d arrays
+    state_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, venue_count: int) -> None:
         if venue_count < 1:
@@ -59,6 +62,37 @@ class AllocationPolicy(ABC):
         if filled.shape != sent.shape or np.any(filled < 0) or np.any(filled > sent):
             raise PolicyError(f"filled = {filled.tolist()} must be per venue within 0..sent {sent.tolist()}")
         self._learn(allocation.quantity, sent, filled)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """All learned state as arrays (copies), enough to resume learning exactly (the rounding RNG
+        aside), plus ``policy``: the policy's name as a 0-d string array."""
+        taken = {path: np.array(_get_path(self, path), copy=True) for path in self.state_fields}
+        taken["policy"] = np.array(self.name)
+        return taken
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        """Put back a :meth:`snapshot`. Checked whole before anything changes: a snapshot of another
+        policy, or of the same policy over another market shape, raises PolicyError."""
+        found = str(np.asarray(snapshot.get("policy", ""))) if "policy" in snapshot else None
+        if found != self.name:
+            raise PolicyError(f"snapshot is of policy {found!r}, cannot restore it into {self.name!r}")
+        missing = [p for p in self.state_fields if p not in snapshot]
+        extra = sorted(set(snapshot) - set(self.state_fields) - {"policy"})
+        if missing or extra:
+            raise PolicyError(f"{self.name} snapshot: missing {missing}, unexpected {extra}")
+        values = {}
+        for path in self.state_fields:
+            current, given = _get_path(self, path), np.asarray(snapshot[path])
+            shape = np.shape(current)
+            if given.shape != shape:
+                raise PolicyError(f"{self.name} snapshot: {path} has shape {given.shape}, this policy's "
+                                  f"is {shape} (another market or grid?)")
+            if isinstance(current, np.ndarray):
+                values[path] = given.astype(current.dtype, copy=True)
+            else:
+                values[path] = type(current)(given.item())
+        for path, value in values.items():
+            _set_path(self, path, value)
 
     @abstractmethod
     def desired_allocation(self, quantity: int, rules: VenueRules, available: np.ndarray) -> np.ndarray:
@@ -117,6 +151,7 @@ class ExpGradPolicy(AllocationPolicy):
 
     name = "expgrad"
     randomises_rounding = True
+    state_fields = ("edges", "weights", "scale", "visits")
 
     def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.01,
                  scale_decay: float = 0.01, mixing: float = 1e-4, gradient: str = "position",
@@ -167,6 +202,7 @@ class KaplanMeierPolicy(AllocationPolicy):
     """
 
     name = "km"
+    state_fields = CensoredHistograms.state_fields("history")
 
     def __init__(self, venue_count: int, min_at_risk: float = 20.0) -> None:
         super().__init__(venue_count)
@@ -192,6 +228,7 @@ class ParametricPolicy(AllocationPolicy):
     """Censored MLE of zero bin + truncated Pareto per venue, then the oracle's greedy on the fit."""
 
     name = "parametric"
+    state_fields = CensoredHistograms.state_fields("history") + ("_new_outcomes", "_fit_rounds", "fitted_array")
 
     def __init__(self, venue_count: int, refit_fraction: float = 0.05, half_life: float | None = None) -> None:
         super().__init__(venue_count)
@@ -214,6 +251,32 @@ class ParametricPolicy(AllocationPolicy):
     def refit(self) -> None:
         self.fitted = _params_from_fit(self.history.fit())
         self._new_outcomes = 0
+
+    @property
+    def fitted_array(self) -> np.ndarray:
+        return params_array(self.fitted)
+
+    @fitted_array.setter
+    def fitted_array(self, value: np.ndarray) -> None:
+        self.fitted = LiquidityParams(*(np.array(row) for row in value))
+
+
+def params_array(params: LiquidityParams) -> np.ndarray:
+    """(4, venues): a fitted model as one array, for snapshots."""
+    return np.vstack(params.as_tuple())
+
+
+def _get_path(owner: object, path: str):
+    for name in path.split("."):
+        owner = getattr(owner, name)
+    return owner
+
+
+def _set_path(owner: object, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for name in parents:
+        owner = getattr(owner, name)
+    setattr(owner, last, value)
 
 
 def _params_from_fit(fit: np.ndarray) -> LiquidityParams:
