@@ -70,8 +70,25 @@ def _power_sum(first: float, last: float, a: float) -> float:
 
 @njit(cache=True)
 def expected_fill_kernel(v: float, q: float, a: float, m: float, big_m: float) -> float:
-    """E[min(v, s)] for a child of v shares (v rounded down to whole shares)."""
-    v = math.floor(v)
+    """E[min(v, s)] for a child of v shares.
+
+    Liquidity is whole shares, so for a fractional v the expectation interpolates linearly between
+    floor(v) and floor(v) + 1 (min(v, s) = floor(v) + frac(v) whenever s > floor(v)). This is also the
+    expected fill of a randomised rounding of v with the right mean, which is how the study scores
+    the expected allocation of policies that round at random.
+    """
+    if v <= 0.0:
+        return 0.0
+    whole = math.floor(v)
+    fraction = v - whole
+    total = _whole_expected_fill(whole, q, a, m, big_m)
+    if fraction > 0.0:
+        total += fraction * tail_probability_kernel(whole + 1.0, q, a, m, big_m)
+    return total
+
+
+@njit(cache=True)
+def _whole_expected_fill(v: float, q: float, a: float, m: float, big_m: float) -> float:
     if v <= 0.0:
         return 0.0
     flat = q * min(v, m)
@@ -86,10 +103,11 @@ def expected_fill_kernel(v: float, q: float, a: float, m: float, big_m: float) -
     return flat + q / (1.0 - c) * (m ** a * powers - c * count)
 
 
-def expected_fill_reference(v: int, q: float, a: float, m: float, big_m: float) -> float:
+def expected_fill_reference(v: float, q: float, a: float, m: float, big_m: float) -> float:
     """The defining sum, term by term (exact; only for tests and small children)."""
     units = np.arange(1, int(v) + 1, dtype=np.float64)
-    return float(tail_probability_reference(units, q, a, m, big_m).sum())
+    whole = float(tail_probability_reference(units, q, a, m, big_m).sum())
+    return whole + (v - int(v)) * float(tail_probability_reference(np.array([int(v) + 1.0]), q, a, m, big_m)[0])
 
 
 @njit(cache=True)

@@ -41,6 +41,20 @@ def test_expected_fill_equals_the_defining_sum(params, v):
         expected_fill_reference(v, q, a, m, big_m), rel=1e-9, abs=1e-9)
 
 
+@given(venue, st.floats(0, 3000))
+@settings(max_examples=60, deadline=None)
+def test_expected_fill_of_a_fractional_child_is_the_mean_of_its_unbiased_rounding(params, v):
+    # liquidity is whole shares: E[min(v, s)] interpolates between the neighbouring whole children,
+    # which is exactly what a rounding up with probability frac(v) fills on average
+    q, a, m, extra = params
+    big_m = float(m + extra * 20)
+    low, fraction = np.floor(v), v - np.floor(v)
+    mean = (1 - fraction) * expected_fill_kernel(low, q, a, m, big_m) + fraction * expected_fill_kernel(low + 1, q, a, m, big_m)
+    assert expected_fill_kernel(v, q, a, m, big_m) == pytest.approx(mean, rel=1e-12, abs=1e-12)
+    assert expected_fill_kernel(v, q, a, m, big_m) == pytest.approx(
+        expected_fill_reference(v, q, a, m, big_m), rel=1e-9, abs=1e-9)
+
+
 def test_expected_fill_of_a_huge_child_is_exact_beyond_the_direct_sum():
     q, a, m, big_m = 0.05, 0.4, 300.0, 2_000_000.0
     for v in (10_000, 300_000, 1_999_999, 5_000_000):
