@@ -191,8 +191,3 @@ def answer_all(harness: Harness, commands, fraction: float = 1.0) -> None:
 
 __all__ = ["Harness", "ReportKind", "until", "trade", "canceled", "answer_all"]
 
-# TEMPORARY until the allocation core's snapshot API lands
-from engine.allocation.policies import AllocationPolicy as _AP  # noqa: E402
-if not hasattr(_AP, "snapshot"):
-    _AP.snapshot = lambda self: {}
-    _AP.restore = lambda self, snapshot: None
