@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/dark-agg study --market config/markets/lse.yaml --rounds 20000 --seed 7 --out out/demo
+	$(BIN)/dark-agg demo --out out/demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

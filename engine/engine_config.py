@@ -60,6 +60,7 @@ class SweepConfig:
     deadline_ms: float = 250.0   # give up on a child's final report after this
     interval_ms: float = 20.0    # wait between two sweeps of one parent
     cancel_retry_ms: float = 500.0
+    max_in_flight: int = 4       # sweeps in flight at once, across parents
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,8 +163,12 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
 
 def _sweep(entry: Any) -> SweepConfig:
     entry = mapping(entry, "sweep")
-    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms"}, set(), "sweep")
-    return SweepConfig(**{key: number(value, f"sweep.{key}", positive=key != "interval_ms") for key, value in entry.items()})
+    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight"}, set(), "sweep")
+    values = {key: number(value, f"sweep.{key}", positive=key != "interval_ms") for key, value in entry.items()
+              if key != "max_in_flight"}
+    if "max_in_flight" in entry:
+        values["max_in_flight"] = whole(entry["max_in_flight"], "sweep.max_in_flight", minimum=1)
+    return SweepConfig(**values)
 
 
 def _weights(entry: Any) -> WeightsConfig:

@@ -34,12 +34,11 @@ class ChildState(Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL_CHILD_STATES
+    is_final: bool  # set below for every member: a plain attribute, read on every report
 
 
-_FINAL_CHILD_STATES = frozenset({ChildState.FILLED, ChildState.CANCELED, ChildState.REJECTED, ChildState.EXPIRED})
+for _state in ChildState:
+    _state.is_final = _state in (ChildState.FILLED, ChildState.CANCELED, ChildState.REJECTED, ChildState.EXPIRED)
 
 
 class ChildTrigger(Enum):

@@ -60,7 +60,10 @@ class OrderManager:
         self.failed = asyncio.Event()
         self._tasks: dict[ParentId, asyncio.Task] = {}
         self._wake: dict[ParentId, asyncio.Event] = {}
-        self._active_sweeps: set[Sweep] = set()
+        # Sweeps in flight at once: beyond what the FIX sessions and the loop can carry, more
+        # concurrency only queues reports behind new orders, so latency grows and children miss
+        # their deadlines while throughput stays the same. Parents wait for a slot instead.
+        self._sweep_slots = asyncio.Semaphore(config.sweep.max_in_flight)
         self._reconciler: asyncio.Task | None = None
         self._stopping = False
         self._handlers = {NewParent: self._on_new_parent, InvalidParent: self._on_invalid_parent,
@@ -294,16 +297,15 @@ class OrderManager:
         while not self._stopping:
             if self._finish_if_due(parent):
                 break
-            now = self.clock()
-            outcome = self.runner.start(parent, now)
-            if isinstance(outcome, Sweep):
-                self._active_sweeps.add(outcome)
-                try:
+            async with self._sweep_slots:
+                if self._finish_if_due(parent):  # a request may have come while waiting for a slot
+                    break
+                outcome = self.runner.start(parent, self.clock())
+                if isinstance(outcome, Sweep):
                     await outcome.done.wait()
-                finally:
-                    self._active_sweeps.discard(outcome)
-                self.runner.finish(outcome, self.clock())
-                self.journal.record_parent(parent)
+                    self.runner.finish(outcome, self.clock())
+                    self.journal.record_parent(parent)
+            if isinstance(outcome, Sweep):
                 if self._finish_if_due(parent):
                     break
                 if parent.is_ioc:
