@@ -26,7 +26,7 @@ from engine.allocation.liquidity import tail_probability_kernel
 TRUNCATION_OPTIMISM = 2.0
 PRIOR_TAIL_EXPONENT = 1.0
 _LOG_ALPHA_RANGE = (math.log(0.02), math.log(8.0))
-_GOLDEN_STEPS = 36  # the bracket shrinks to 1e-7 of its width in log alpha
+_GOLDEN_STEPS = 24  # the bracket shrinks to 1e-5 of its width in log alpha
 
 
 @njit(cache=True)
@@ -52,6 +52,26 @@ def record_outcomes_kernel(sent: np.ndarray, filled: np.ndarray, weight: float,
 
 
 @njit(cache=True)
+def record_discounted_kernel(sent: np.ndarray, filled: np.ndarray, weight: float, growth: float,
+                             breakpoints: np.ndarray, totals: np.ndarray, zeros: np.ndarray,
+                             exact: np.ndarray, censored: np.ndarray, smallest: np.ndarray) -> float:
+    """Record one round at ``weight`` and return the next round's weight (discounting by growing the
+    weight of new outcomes; everything is rescaled before it overflows)."""
+    record_outcomes_kernel(sent, filled, weight, breakpoints, totals, zeros, exact, censored, smallest)
+    if growth == 1.0:
+        return weight
+    weight *= growth
+    if weight > 1e100:
+        factor = 1.0 / weight
+        totals *= factor
+        zeros *= factor
+        exact *= factor
+        censored *= factor
+        weight = 1.0
+    return weight
+
+
+@njit(cache=True)
 def kaplan_meier_kernel(totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray,
                         censored: np.ndarray, breakpoints: np.ndarray, min_at_risk: float,
                         tails: np.ndarray, cutoff: np.ndarray) -> None:
@@ -65,11 +85,14 @@ def kaplan_meier_kernel(totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray
         survival = 1.0 - zeros[i] / totals[i]
         exact_at_or_above = 0.0
         censored_above = 0.0
-        for j in range(bins):  # totals over every bin; peeled off as j rises
+        last = -1
+        for j in range(bins):  # totals over every bin, peeled off as j rises; and the last bin in use
             exact_at_or_above += exact[i, j]
             censored_above += censored[i, j]
+            if exact[i, j] > 0.0 or censored[i, j] > 0.0:
+                last = j
         cutoff[i] = 0
-        for j in range(bins):
+        for j in range(last + 1):
             tails[i, j] = survival
             censored_above -= censored[i, j]
             wide = j + 1 < bins and breakpoints[j + 1] - breakpoints[j] > 1.0
@@ -79,6 +102,9 @@ def kaplan_meier_kernel(totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray
             if at_risk > 0.0:
                 survival *= 1.0 - exact[i, j] / at_risk
             exact_at_or_above -= exact[i, j]
+        if min_at_risk <= 0.0 and last + 1 < bins:
+            cutoff[i] = bins - 1  # nothing is at risk past the data, and nothing is needed
+        tails[i, last + 1:] = survival  # past the data nothing more is learned
 
 
 def kaplan_meier_reference(totals, zeros, exact, censored, breakpoints, min_at_risk):
@@ -100,36 +126,49 @@ def kaplan_meier_reference(totals, zeros, exact, censored, breakpoints, min_at_r
 
 
 @njit(cache=True)
-def _pareto_survival(x: float, a: float, m: float, big_m: float) -> float:
-    if x <= m:
-        return 1.0
-    if x >= big_m:
-        return 0.0
-    c = (m / big_m) ** a
-    return ((m / x) ** a - c) / (1.0 - c)
-
-
-@njit(cache=True)
-def _tail_log_likelihood(a: float, m: float, big_m: float, exact_row: np.ndarray,
-                         censored_row: np.ndarray, breakpoints: np.ndarray, first: int,
-                         last: int) -> float:
+def _tail_log_likelihood(a: float, log_m: float, log_big_m: float, exact_row: np.ndarray,
+                         censored_row: np.ndarray, breakpoints: np.ndarray, log_breakpoints: np.ndarray,
+                         first: int, last: int, survival: np.ndarray) -> float:
+    """Censored log-likelihood of the positive outcomes (bins first..last) under a Pareto tail with
+    exponent ``a``, scale m and truncation M (given as logs). Survival at every breakpoint is computed
+    once (exp(-a log(b/m)), one exp per bin) and shared by neighbouring bins."""
+    c = math.exp(-a * (log_big_m - log_m))
+    norm = 1.0 / (1.0 - c)
+    bins = log_breakpoints.shape[0]
+    for j in range(first, last + 2):
+        log_b = log_breakpoints[j] if j < bins else log_breakpoints[bins - 1] + math.log(1.03)
+        if log_b <= log_m:
+            survival[j] = 1.0
+        elif log_b >= log_big_m:
+            survival[j] = 0.0
+        else:
+            survival[j] = (math.exp(-a * (log_b - log_m)) - c) * norm
     total = 0.0
     for j in range(first, last + 1):
-        low = breakpoints[j]
-        high = breakpoints[j + 1] if j + 1 < breakpoints.shape[0] else low * 1.03
         if exact_row[j] > 0.0:
-            mass = _pareto_survival(low, a, m, big_m) - _pareto_survival(high, a, m, big_m)
-            total += exact_row[j] * math.log(max(mass, 1e-300))
+            total += exact_row[j] * math.log(max(survival[j] - survival[j + 1], 1e-300))
         if censored_row[j] > 0.0:
-            point = low if high - low <= 1.0 else math.sqrt(low * high)
-            total += censored_row[j] * math.log(max(_pareto_survival(point, a, m, big_m), 1e-300))
+            low = log_breakpoints[j]
+            high = log_breakpoints[j + 1] if j + 1 < bins else low + math.log(1.03)
+            if j + 1 < bins and breakpoints[j + 1] - breakpoints[j] <= 1.0:
+                point = survival[j]  # a whole-share bin: censored exactly at its breakpoint
+            else:  # a wide bin: censoring points spread inside it, take its geometric middle
+                log_point = 0.5 * (low + high)
+                point = 0.0 if log_point >= log_big_m else (
+                    1.0 if log_point <= log_m else (math.exp(-a * (log_point - log_m)) - c) * norm)
+            total += censored_row[j] * math.log(max(point, 1e-300))
     return total
 
 
 @njit(cache=True)
 def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_row: np.ndarray,
-                     smallest_exact: float, breakpoints: np.ndarray, out: np.ndarray) -> None:
-    """out = (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
+                     smallest_exact: float, breakpoints: np.ndarray, out: np.ndarray,
+                     log_breakpoints: np.ndarray, standard_error: bool) -> None:
+    """out = (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count).
+
+    Golden-section search on log alpha (24 steps: alpha to 5e-5 relative, far inside its standard
+    error); the standard error (from the curvature) only when asked, policies do not use it.
+    """
     bins = exact_row.shape[0]
     first_exact, last_seen, exact_count = -1, -1, 0.0
     for j in range(bins):
@@ -152,28 +191,32 @@ def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_
         return
     m = min(smallest_exact, breakpoints[first_exact + 1] - 1.0) if first_exact + 1 < bins else breakpoints[first_exact]
     big_m = max(TRUNCATION_OPTIMISM * top, m + 2.0)
+    log_m, log_big_m = math.log(m), math.log(big_m)
+    survival = np.empty(bins + 1)
     low, high = _LOG_ALPHA_RANGE
     ratio = 0.5 * (math.sqrt(5.0) - 1.0)
     x1 = high - ratio * (high - low)
     x2 = low + ratio * (high - low)
-    f1 = _tail_log_likelihood(math.exp(x1), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
-    f2 = _tail_log_likelihood(math.exp(x2), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+    f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
+    f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
     for _ in range(_GOLDEN_STEPS):
         if f1 < f2:
             low, x1, f1 = x1, x2, f2
             x2 = low + ratio * (high - low)
-            f2 = _tail_log_likelihood(math.exp(x2), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+            f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
         else:
             high, x2, f2 = x2, x1, f1
             x1 = high - ratio * (high - low)
-            f1 = _tail_log_likelihood(math.exp(x1), m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
+            f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
     a = math.exp(0.5 * (low + high))
-    h = 1e-3 * a
-    curvature = (_tail_log_likelihood(a + h, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
-                 - 2.0 * _tail_log_likelihood(a, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)
-                 + _tail_log_likelihood(a - h, m, big_m, exact_row, censored_row, breakpoints, first_exact, last_seen)) / (h * h)
     out[1], out[2], out[3] = a, m, big_m
-    out[4] = 1.0 / math.sqrt(-curvature) if curvature < 0.0 else np.inf
+    out[4] = np.nan
+    if standard_error:
+        h = 1e-3 * a
+        curvature = (_tail_log_likelihood(a + h, log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
+                     - 2.0 * _tail_log_likelihood(a, log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
+                     + _tail_log_likelihood(a - h, log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)) / (h * h)
+        out[4] = 1.0 / math.sqrt(-curvature) if curvature < 0.0 else np.inf
 
 
 class CensoredHistograms:
@@ -200,15 +243,13 @@ class CensoredHistograms:
         self.smallest_exact = np.full(venue_count, np.inf)  # the scale's MLE needs the exact minimum
         self._growth = 1.0 if half_life is None else 2.0 ** (1.0 / half_life)
         self._weight = 1.0
+        self._log_breakpoints = None
 
     def record(self, sent: np.ndarray, filled: np.ndarray) -> None:
-        record_outcomes_kernel(np.asarray(sent, dtype=np.float64), np.asarray(filled, dtype=np.float64),
-                               self._weight, self.breakpoints, self.totals, self.zeros, self.exact,
-                               self.censored, self.smallest_exact)
-        if self._growth != 1.0:
-            self._weight *= self._growth
-            if self._weight > 1e100:
-                self._rescale(1.0 / self._weight)
+        self._weight = record_discounted_kernel(
+            np.asarray(sent, dtype=np.float64), np.asarray(filled, dtype=np.float64), self._weight,
+            self._growth, self.breakpoints, self.totals, self.zeros, self.exact, self.censored,
+            self.smallest_exact)
 
     def effective_counts(self) -> np.ndarray:
         """Observations per venue in units of a fresh outcome."""
@@ -223,12 +264,17 @@ class CensoredHistograms:
         self.censored[venue] = other.censored[venue] * scale
         self.smallest_exact[venue] = other.smallest_exact[venue]
 
-    def fit(self) -> np.ndarray:
-        """Rows of (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count)."""
-        out = np.empty((len(self.totals), 6))
-        for i in range(len(self.totals)):
+    def fit(self, standard_error: bool = True, venues=None) -> np.ndarray:
+        """Rows of (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count),
+        for every venue or the given ones (the others' rows are NaN); the standard error is NaN
+        unless asked for."""
+        out = np.full((len(self.totals), 6), np.nan)
+        if self._log_breakpoints is None:
+            self._log_breakpoints = np.log(self.breakpoints)
+        for i in (range(len(self.totals)) if venues is None else venues):
             fit_venue_kernel(self.totals[i], self.zeros[i], self.exact[i], self.censored[i],
-                             self.smallest_exact[i], self.breakpoints, out[i])
+                             self.smallest_exact[i], self.breakpoints, out[i], self._log_breakpoints,
+                             standard_error)
         out[:, 5] /= self._weight
         return out
 
@@ -238,11 +284,6 @@ class CensoredHistograms:
         kaplan_meier_kernel(self.totals, self.zeros, self.exact, self.censored, self.breakpoints,
                             min_at_risk * self._weight, tails, cutoff)
         return tails, cutoff
-
-    def _rescale(self, factor: float) -> None:
-        for array in (self.totals, self.zeros, self.exact, self.censored):
-            array *= factor
-        self._weight *= factor
 
 
 

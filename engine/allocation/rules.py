@@ -51,15 +51,18 @@ class VenueRules:
 
 
 @njit(cache=True)
+def _target(desired: np.ndarray, maximum: np.ndarray, available: np.ndarray, i: int) -> float:
+    want = desired[i] if available[i] and desired[i] > 0.0 else 0.0
+    return min(want, maximum[i])
+
+
+@njit(cache=True)
 def enforce_rules_kernel(desired: np.ndarray, quantity: float, lot: np.ndarray, minimum: np.ndarray,
                          maximum: np.ndarray, available: np.ndarray, out: np.ndarray) -> None:
     venues = desired.shape[0]
-    target = np.empty(venues)
     budget = math.floor(quantity) if quantity > 0 else 0.0
     for i in range(venues):
-        want = desired[i] if available[i] and desired[i] > 0.0 else 0.0
-        target[i] = min(want, maximum[i])
-        child = math.floor(target[i] / lot[i]) * lot[i]
+        child = math.floor(_target(desired, maximum, available, i) / lot[i]) * lot[i]
         out[i] = child if child >= minimum[i] else 0.0
         budget -= out[i]
     if budget < 0.0:  # desired summed above the order: shed lots from the largest children
@@ -75,7 +78,7 @@ def enforce_rules_kernel(desired: np.ndarray, quantity: float, lot: np.ndarray, 
         for i in range(venues):
             opening = out[i] <= 0.0
             step = minimum[i] if opening else lot[i]
-            gap = target[i] - out[i]
+            gap = _target(desired, maximum, available, i) - out[i]
             wanted = gap >= 0.5 * step if opening else gap > 0.0
             if step <= budget and out[i] + step <= maximum[i] and wanted and gap > best_gap:
                 best, best_gap, best_step = i, gap, step
@@ -83,8 +86,13 @@ def enforce_rules_kernel(desired: np.ndarray, quantity: float, lot: np.ndarray, 
             break
         out[best] += best_step
         budget -= best_step
+    if budget <= 0.0:
+        return
     # what venues could not take (minimums, maximums, unavailable) goes to the venues in use, most
-    # wanted first: the order is worked in full wherever the rules allow
+    # wanted first: the order is worked in full wherever the rules allow (sorting only when needed)
+    target = np.empty(venues)
+    for i in range(venues):
+        target[i] = _target(desired, maximum, available, i)
     order = np.argsort(-target)
     for k in range(venues):
         i = order[k]
@@ -126,3 +134,12 @@ def systematic_round_kernel(desired: np.ndarray, lot: np.ndarray, offset: float,
         # number of points offset + k (k integer) in [start, cumulative)
         ups = math.ceil(cumulative - offset) - math.ceil(start - offset)
         out[i] = (whole + ups) * lot[i]
+
+
+def systematic_round_reference(desired: np.ndarray, lot: np.ndarray, offset: float) -> np.ndarray:
+    """Vectorised twin of :func:`systematic_round_kernel`."""
+    lots = np.maximum(desired, 0.0) / lot
+    whole = np.floor(lots)
+    cumulative = np.cumsum(lots - whole)
+    start = cumulative - (lots - whole)
+    return (whole + np.ceil(cumulative - offset) - np.ceil(start - offset)) * lot

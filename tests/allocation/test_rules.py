@@ -2,7 +2,8 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from engine.allocation.profiles import VenueProfile
-from engine.allocation.rules import VenueRules, enforce_rules, systematic_round_kernel
+from engine.allocation.rules import (VenueRules, enforce_rules, systematic_round_kernel,
+                                     systematic_round_reference)
 
 rule = st.tuples(st.integers(1, 100), st.integers(1, 500), st.one_of(st.none(), st.integers(500, 5000)))
 
@@ -61,3 +62,13 @@ def test_systematic_rounding_is_unbiased_and_stays_within_a_lot(desired, lot):
         assert np.all(np.abs(out - desired) < lot + 1e-9)
         total += out
     np.testing.assert_allclose(total / len(offsets), desired, atol=lot / 200 + 1e-9)
+
+
+@given(st.lists(st.floats(0, 5_000), min_size=1, max_size=12), st.integers(1, 100), st.floats(0, 0.999))
+@settings(max_examples=100, deadline=None)
+def test_systematic_rounding_kernel_agrees_with_its_numpy_twin(desired, lot, offset):
+    desired = np.array(desired)
+    lots = np.full(len(desired), float(lot))
+    out = np.empty_like(desired)
+    systematic_round_kernel(desired, lots, offset, out)
+    np.testing.assert_array_equal(out, systematic_round_reference(desired, lots, offset))
