@@ -5,7 +5,7 @@ Every policy first forms a real-valued *desired* allocation (its expected alloca
 shared rounding of :mod:`engine.allocation.rules` turns it into child orders the venues accept, so
 venue rules are enforced in one place for all of them. ``run_rounds`` plays a batch of rounds
 against known liquidity (the study); the default is a loop over allocate/observe, and ExpGrad
-overrides it with a compiled loop over the same kernels.
+(expgrad_policy.py) overrides it with a compiled loop over the same kernels.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import ClassVar
 import numpy as np
 
 from engine.allocation.censored import CensoredHistograms
-from engine.allocation.expgrad import (GRADIENT_ORDER, GRADIENT_POSITION, expgrad_desired_kernel,
-                                       expgrad_run_kernel, expgrad_update_kernel)
-from engine.allocation.grid import bucket_edges
 from engine.allocation.oracle import oracle_allocation, table_allocation
 from engine.allocation.profiles import LiquidityParams
-from engine.allocation.rules import VenueRules, enforce_rules, systematic_round_kernel
+from engine.allocation.rules import VenueRules, enforce_rules
 
 
 class PolicyError(ValueError):
@@ -144,52 +141,6 @@ class OraclePolicy(AllocationPolicy):
 
     def _learn(self, quantity, sent, filled):
         pass
-
-
-class ExpGradPolicy(AllocationPolicy):
-    """ExpGrad over log-spaced order-size buckets with randomised rounding (see expgrad.py)."""
-
-    name = "expgrad"
-    randomises_rounding = True
-    state_fields = ("edges", "weights", "scale", "visits")
-
-    def __init__(self, venue_count: int, max_quantity: float, buckets: int = 64, eta: float = 0.01,
-                 scale_decay: float = 0.01, mixing: float = 1e-4, gradient: str = "position",
-                 seed: int = 0) -> None:
-        super().__init__(venue_count)
-        if gradient not in ("position", "order"):
-            raise PolicyError(f"gradient = {gradient!r}, expected 'position' or 'order'")
-        self.edges = bucket_edges(max_quantity, buckets)
-        self.weights = np.full((buckets, venue_count), 1.0 / venue_count)
-        self.scale = np.full(buckets, 0.5)
-        self.visits = np.zeros(buckets)
-        self.eta, self.scale_decay, self.mixing = eta, scale_decay, mixing
-        self.gradient = GRADIENT_POSITION if gradient == "position" else GRADIENT_ORDER
-        self.rng = np.random.default_rng(seed)
-
-    def desired_allocation(self, quantity, rules, available):
-        out = np.zeros(self.venue_count)
-        expgrad_desired_kernel(self.weights, self.edges, float(quantity), out)
-        return _restrict(out, available)
-
-    def _round(self, desired, quantity, rules, available):
-        rounded = np.zeros(self.venue_count)
-        systematic_round_kernel(desired, rules.lot_size, self.rng.random(), rounded)
-        return enforce_rules(rounded, quantity, rules, available)
-
-    def _learn(self, quantity, sent, filled):
-        expgrad_update_kernel(self.weights, self.edges, self.scale, self.visits, float(quantity),
-                              sent, filled, self.eta, self.scale_decay, self.mixing, self.gradient)
-
-    def run_rounds(self, sizes, liquidity, rules):
-        sent = np.zeros(liquidity.shape)
-        filled = np.zeros(liquidity.shape)
-        offsets = self.rng.random(len(sizes))
-        expgrad_run_kernel(self.weights, self.edges, self.scale, self.visits, np.asarray(sizes, dtype=np.float64),
-                           liquidity, offsets, rules.lot_size, rules.min_order_size,
-                           rules.max_order_size, self.eta, self.scale_decay, self.mixing,
-                           self.gradient, sent, filled)
-        return sent, filled
 
 
 class KaplanMeierPolicy(AllocationPolicy):

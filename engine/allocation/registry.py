@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from engine.allocation.adaptive import AdaptivePolicy
-from engine.allocation.policies import (AllocationPolicy, ExpGradPolicy, KaplanMeierPolicy,
-                                        OraclePolicy, ParametricPolicy, PolicyError, UniformPolicy)
+from engine.allocation.expgrad_policy import ExpGradPolicy
+from engine.allocation.policies import (AllocationPolicy, KaplanMeierPolicy, OraclePolicy, ParametricPolicy,
+                                        PolicyError, UniformPolicy)
 from engine.allocation.profiles import LiquidityParams, MarketProfile
 
 DEFAULT_POLICY = "expgrad"
