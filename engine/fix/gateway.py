@@ -1,0 +1,156 @@
+"""The FIX gateway: one acceptor for the traders, one SocketInitiator for the venues, and the bridge
+that brings what they receive to the order manager on the asyncio loop.
+
+    gateway = FixGateway(config, inbox)     # builds settings and sessions; raises GatewayError
+    await gateway.start()                   # binds the trader port, starts connecting to venues
+    ... gateway.venues (VenuePort), gateway.traders (TraderPort) ...
+    await gateway.stop()                    # logs everyone out; idempotent
+
+``start`` and ``stop`` run QuickFIX's blocking calls in the loop's default executor, never on the loop
+thread and never from a QuickFIX callback (FIX_NOTES.md: stop() from a callback deadlocks). The two
+sides stop in parallel (each waits about a second for its logouts). After ``stop`` the
+QuickFIX objects are released, which removes their sessions from QuickFIX's process-wide registry, so
+a new gateway with the same CompIDs can start in the same process (a restart test).
+
+The trader acceptor is a ThreadedSocketAcceptor (a thread per trader connection), not a
+SocketAcceptor: in quickfix 1.16 ``SocketAcceptor.stop()`` closes the server's sockets from the
+stopping thread while the acceptor's thread still polls them, and about one stop in four crashed the
+process (SIGSEGV in ``SocketServer::close``) under a reconnecting trader. The threaded acceptor hands
+its sockets over under a mutex. ``SocketInitiator.stop()`` has no such race (its onStop is empty).
+
+``import quickfix`` resets Ctrl-C to the C default: every module of this package that imports
+quickfix calls :func:`restore_sigint` right after (re-exported here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import quickfix as fix
+import structlog
+
+from engine.engine_config import EngineConfig
+from engine.fix import restore_sigint
+from engine.fix.bridge import LoopBridge
+from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
+                                 venue_settings_table)
+from engine.fix.trader_edge import TraderEdge
+from engine.fix.venue_edge import VenueEdge
+from engine.manager.ports import Inbox
+
+restore_sigint()
+
+log = structlog.get_logger("engine.fix.gateway")
+
+__all__ = ["FixGateway", "GatewayError", "restore_sigint"]
+
+
+class GatewayError(RuntimeError):
+    """The FIX sessions could not be set up or started (bad settings, a port in use)."""
+
+
+class FixGateway:
+    def __init__(self, config: EngineConfig, inbox: Inbox) -> None:
+        self.config = config
+        self._bridge = LoopBridge(inbox)
+        trader_table = trader_settings_table(config.fix)
+        venue_table = venue_settings_table(config.fix, config.venues)
+        check_no_overlap(trader_table, venue_table)
+        self.traders = TraderEdge(config.fix, self._bridge)
+        self.venues = VenueEdge(config.venues, self._bridge)
+        # QuickFIX keeps raw pointers to the settings and factories: they live as long as we do.
+        try:
+            self._trader_settings = build_session_settings(trader_table)
+            self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader_store == "file"
+                                  else fix.MemoryStoreFactory())
+            self._trader_log = fix.FileLogFactory(self._trader_settings) if config.fix.message_log else None
+            self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store, self._trader_settings,
+                                                            self._trader_log))
+            self._initiator = None
+            if venue_table.sessions:
+                self._venue_settings = build_session_settings(venue_table)
+                self._venue_store = fix.MemoryStoreFactory()
+                self._venue_log = fix.FileLogFactory(self._venue_settings) if config.fix.message_log else None
+                self._initiator = fix.SocketInitiator(*_arguments(self.venues, self._venue_store,
+                                                                  self._venue_settings, self._venue_log))
+        except fix.FIXException as error:  # e.g. an unreadable data dictionary, a duplicate session
+            raise GatewayError(f"could not set up the FIX sessions: {error}") from None
+        self._started = False
+        self._stopping: asyncio.Future | None = None
+
+    @property
+    def trader_address(self) -> str:
+        return f"{self.config.fix.trader_host}:{self.config.fix.trader_port}"
+
+    # -- lifecycle (call from the loop) ---------------------------------------------------------
+
+    async def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Bind the trader port and start connecting to the venues; returns without waiting for
+        logons (they arrive as TraderSessionChanged / VenueSessionChanged). Raises GatewayError."""
+        if self._started or self._stopping is not None:
+            raise GatewayError("a FixGateway starts once")
+        loop = loop or asyncio.get_running_loop()
+        self._bridge.bind(loop)
+        await loop.run_in_executor(None, self._start_blocking)
+        self._started = True
+        log.info("FIX gateway started", trader_port=self.config.fix.trader_port,
+                 traders=list(self.traders.sessions), venues=list(self.venues.names))
+
+    def _start_blocking(self) -> None:
+        try:
+            self._acceptor.start()
+        except fix.FIXException as error:
+            raise GatewayError(f"could not accept traders on port {self.config.fix.trader_port}: {error}") from None
+        if self._initiator is not None:
+            try:
+                self._initiator.start()
+            except fix.FIXException as error:
+                self._acceptor.stop()
+                raise GatewayError(f"could not start the venue sessions: {error}") from None
+
+    async def stop(self) -> None:
+        """Log out every session and stop QuickFIX. Idempotent; concurrent calls wait for the same
+        stop. The last session events are delivered before it returns when the loop is running."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        if not self._started:
+            self._release()
+            return
+        loop = asyncio.get_running_loop()
+        stops = [loop.run_in_executor(None, _stop_quietly, self._acceptor, "trader acceptor")]
+        if self._initiator is not None:
+            stops.append(loop.run_in_executor(None, _stop_quietly, self._initiator, "venue initiator"))
+        await asyncio.gather(*stops)  # both sides at once: each waits about a second for logouts
+        self._release()
+        await asyncio.sleep(0)  # let the bridge's last drain (logouts) run
+        log.info("FIX gateway stopped", **self.counters())
+
+    def _release(self) -> None:
+        # Dropping the acceptor/initiator deletes their sessions, which unregisters the SessionIDs.
+        self._acceptor = None
+        self._initiator = None
+
+    # -- observability ----------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        traders, venues, bridge = self.traders, self.venues, self._bridge
+        return {"trader_messages_in": traders.received, "trader_messages_out": traders.sent,
+                "venue_messages_in": venues.received, "venue_messages_out": venues.sent,
+                "send_failures": traders.send_failures + venues.send_failures,
+                "callback_errors": traders.callback_errors + venues.callback_errors,
+                "venue_rejects": venues.rejects, "delivered": bridge.delivered, "dropped": bridge.dropped,
+                "delivery_errors": bridge.delivery_errors}
+
+
+def _arguments(application, store, settings, log_factory) -> list:
+    return [application, store, settings] + ([log_factory] if log_factory is not None else [])
+
+
+def _stop_quietly(engine, what: str) -> None:
+    try:
+        engine.stop()
+    except Exception:  # noqa: BLE001 - stopping must finish whatever QuickFIX says
+        log.exception("QuickFIX stop failed", side=what)

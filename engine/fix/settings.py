@@ -1,0 +1,129 @@
+"""QuickFIX session settings for the engine, generated from the engine config (no .cfg file).
+
+:func:`trader_settings_table` and :func:`venue_settings_table` are pure (plain dicts of strings,
+testable without quickfix); :func:`build_session_settings` turns a table into
+``quickfix.SessionSettings``. Choices made on purpose (see FIX_NOTES.md):
+
+- DataDictionary is an absolute path: QuickFIX resolves relative ones from the working directory.
+- SocketNodelay=Y: otherwise a message sent right after another waits for Nagle (~44 ms).
+- NonStopSession=Y: no trading hours here, so no StartTime/EndTime.
+- CheckLatency=N: a peer on a simulated clock would have every message rejected; the manager keeps
+  its own deadlines.
+- Trader acceptor, ``trader_store: file``: FileStore with ResetOnLogon/Logout/Disconnect=N, so the
+  sequence numbers and the reports sent while a trader was away survive a disconnect or a restart
+  and are recovered by the trader's ResendRequest. A trader that logs on with ResetSeqNumFlag=Y
+  resets both sides, which is its choice. ``trader_store: memory``: every logon starts at 1.
+- Venue initiator: MemoryStore with every reset at Y: the venues reset at each logon, and the
+  manager reconciles open children with OrderStatusRequest after a reconnect. Disabled venues get
+  no session at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from engine.config import ConfigError
+from engine.engine_config import FixConfig, VenueSessionConfig
+
+BEGIN_STRING = "FIX.4.4"
+DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
+
+SessionParts = tuple[str, str, str]  # (BeginString, SenderCompID, TargetCompID)
+
+
+class SettingsTable(NamedTuple):
+    defaults: dict[str, str]
+    sessions: list[tuple[SessionParts, dict[str, str]]]
+
+    def session_keys(self) -> list[str]:
+        """The sessions as QuickFIX spells a SessionID (``FIX.4.4:SENDER->TARGET``)."""
+        return [session_key(*parts) for parts, _ in self.sessions]
+
+
+def session_key(begin: str, sender: str, target: str) -> str:
+    return f"{begin}:{sender}->{target}"
+
+
+def _common(fix: FixConfig) -> dict[str, str]:
+    return {
+        "SocketNodelay": "Y",
+        "NonStopSession": "Y",
+        "UseDataDictionary": "Y",
+        "DataDictionary": str(Path(fix.data_dictionary).resolve()),
+        "CheckLatency": "N",
+        "PersistMessages": "Y",
+    }
+
+
+def _resets(flag: str) -> dict[str, str]:
+    return {"ResetOnLogon": flag, "ResetOnLogout": flag, "ResetOnDisconnect": flag}
+
+
+def trader_settings_table(fix: FixConfig) -> SettingsTable:
+    """The acceptor: one session per trader CompID on ``fix.trader_port``."""
+    file_store = fix.trader_store == "file"
+    defaults = {"ConnectionType": "acceptor", **_common(fix), "SocketAcceptPort": str(fix.trader_port),
+                "SocketReuseAddress": "Y", **_resets("N" if file_store else "Y")}
+    if file_store:
+        if fix.store_path is None:
+            raise ConfigError("fix.store_path = None, expected a directory for the trader file store")
+        defaults["FileStorePath"] = str((Path(fix.store_path) / "trader").resolve())
+    if fix.message_log is not None:
+        defaults["FileLogPath"] = str((Path(fix.message_log) / "trader").resolve())
+    sessions = [((BEGIN_STRING, fix.trader_sender_comp_id, trader.comp_id), {}) for trader in fix.trader_sessions]
+    table = SettingsTable(defaults, sessions)
+    _check_distinct(table, "fix.trader.sessions")
+    return table
+
+
+def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]) -> SettingsTable:
+    """The initiator: one session per enabled venue."""
+    defaults = {"ConnectionType": "initiator", **_common(fix), "HeartBtInt": str(fix.heartbeat_seconds),
+                "ReconnectInterval": str(fix.reconnect_seconds), **_resets("Y")}
+    if fix.message_log is not None:
+        defaults["FileLogPath"] = str((Path(fix.message_log) / "venues").resolve())
+    sessions = [((BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),
+                 {"SocketConnectHost": venue.host, "SocketConnectPort": str(venue.port)})
+                for venue in venues if venue.enabled]
+    table = SettingsTable(defaults, sessions)
+    _check_distinct(table, "venues")
+    return table
+
+
+def check_no_overlap(trader: SettingsTable, venue: SettingsTable) -> None:
+    """QuickFIX keeps one process-wide registry of sessions: a trader session and a venue session
+    with the same CompIDs would collide."""
+    shared = sorted(set(trader.session_keys()) & set(venue.session_keys()))
+    if shared:
+        raise ConfigError(f"sessions {shared} are both a trader session and a venue session; "
+                          "expected distinct CompID pairs")
+
+
+def _check_distinct(table: SettingsTable, where: str) -> None:
+    keys = table.session_keys()
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(f"{where}: sessions {duplicates} appear more than once; expected distinct "
+                          "(SenderCompID, TargetCompID) pairs")
+
+
+def build_session_settings(table: SettingsTable):
+    """``quickfix.SessionSettings`` for a table (imports quickfix)."""
+    import quickfix as fix
+
+    from engine.fix import restore_sigint
+
+    restore_sigint()
+    settings = fix.SessionSettings()
+    settings.set(_dictionary(fix, table.defaults))
+    for (begin, sender, target), section in table.sessions:
+        settings.set(fix.SessionID(begin, sender, target), _dictionary(fix, section))
+    return settings
+
+
+def _dictionary(fix, values: dict[str, str]):
+    dictionary = fix.Dictionary()
+    for key, value in values.items():
+        dictionary.setString(key, value)
+    return dictionary

@@ -1,0 +1,343 @@
+"""A FIX 4.4 trader: one initiator session to the aggregator, for ``dark-agg order``, the demo, the
+benchmark and the tests.
+
+    client = TraderClient("127.0.0.1", 9200, "TRADER1", "DARKAGG")
+    client.start()
+    if client.wait_logged_on(10):
+        client.send_order("o1", "buy", "VOD.L", 5000, limit=25.10, tif="DAY")
+        final = client.wait_done("o1", timeout=30)   # a TraderReport with OrdStatus 2, 4, 8 or C
+    client.stop()
+
+Every application message received is parsed inside the callback into a plain record (the borrowed
+QuickFIX message is never kept): ExecutionReports into :class:`TraderReport`, anything else into
+:class:`ClientMessage`. Records are indexed by ClOrdID *and* OrigClOrdID, so the Canceled report of
+a cancel request is found under the order's id too. Waiting is thread-safe (one Condition) and
+cheap at thousands of reports per second: completion is tracked as reports arrive, so
+``wait_done``/``wait_all_done`` never rescan the history. ``on_report`` (optional) is called on
+QuickFIX's thread for each report: keep it short; its exceptions are caught and counted.
+
+Memory store with ResetOnLogon=Y: every logon sends ResetSeqNumFlag=Y (141=Y) and starts at 1.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+import quickfix as fix
+
+from engine.domain.orders import TimeInForce
+from engine.fix import restore_sigint
+from engine.fix.settings import BEGIN_STRING, DEFAULT_DATA_DICTIONARY, SettingsTable, build_session_settings
+from engine.fix.translate import (SOH, TIME_IN_FORCE_CODES, build_message, fields_of, format_price, format_qty,
+                                  utc_timestamp)
+
+restore_sigint()
+
+T = TypeVar("T")
+DONE_STATUSES = frozenset({"2", "4", "8", "C"})
+SIDE_WORDS = {"buy": "1", "sell": "2", "1": "1", "2": "2"}
+EXEC_TYPE_NAMES = {"A": "PENDING_NEW", "0": "NEW", "F": "TRADE", "6": "PENDING_CANCEL", "4": "CANCELED",
+                   "E": "PENDING_REPLACE", "5": "REPLACED", "8": "REJECTED", "C": "EXPIRED", "I": "STATUS",
+                   "3": "DONE_FOR_DAY"}
+ORD_STATUS_NAMES = {"A": "PENDING_NEW", "0": "NEW", "1": "PARTIALLY_FILLED", "2": "FILLED", "6": "PENDING_CANCEL",
+                    "E": "PENDING_REPLACE", "4": "CANCELED", "C": "EXPIRED", "8": "REJECTED", "3": "DONE_FOR_DAY"}
+
+
+@dataclass(frozen=True, slots=True)
+class TraderReport:
+    """An ExecutionReport as the trader sees it (quantities and prices as floats)."""
+
+    exec_type: str
+    ord_status: str
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    exec_id: str
+    last_qty: float
+    last_px: float
+    last_mkt: str | None
+    cum_qty: float
+    leaves_qty: float
+    avg_px: float
+    text: str | None
+    ord_rej_reason: str | None
+    fields: dict[int, str]
+    received_at: float  # time.time() on arrival
+
+    @property
+    def is_done(self) -> bool:
+        """A final report of the order (a status answer never ends anything)."""
+        return self.ord_status in DONE_STATUSES and self.exec_type != "I"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMessage:
+    """Any other application message (OrderCancelReject 9, BusinessMessageReject j, ...)."""
+
+    msg_type: str
+    fields: dict[int, str]
+    received_at: float  # time.time()
+
+
+def parse_report(text: str, received_at: float = 0.0) -> TraderReport:
+    """An ExecutionReport's tag=value text -> :class:`TraderReport` (pure; tests use it directly)."""
+    raw = fields_of(text)
+    get = raw.get
+    return TraderReport(
+        exec_type=get("150", ""), ord_status=get("39", ""), order_id=get("37", ""), cl_ord_id=get("11", ""),
+        orig_cl_ord_id=get("41"), exec_id=get("17", ""), last_qty=_float(get("32")), last_px=_float(get("31")),
+        last_mkt=get("30"), cum_qty=_float(get("14")), leaves_qty=_float(get("151")), avg_px=_float(get("6")),
+        text=get("58"), ord_rej_reason=get("103"), fields=_int_keys(raw), received_at=received_at)
+
+
+def _float(text: str | None) -> float:
+    try:
+        return float(text) if text is not None else 0.0
+    except ValueError:
+        return float("nan")
+
+
+def _int_keys(raw: dict[str, str]) -> dict[int, str]:
+    return {int(tag): value for tag, value in raw.items() if tag.isdigit()}
+
+
+class _Application(fix.Application):
+    def __init__(self, client: "TraderClient") -> None:
+        super().__init__()
+        self._client = client
+
+    def onCreate(self, sessionID): pass
+    def toAdmin(self, message, sessionID): pass
+    def toApp(self, message, sessionID): pass
+
+    def onLogon(self, sessionID):
+        self._client._session_changed(True)
+
+    def onLogout(self, sessionID):
+        self._client._session_changed(False)
+
+    def fromAdmin(self, message, sessionID):
+        try:
+            text = message.toString()
+            if "\x0135=3\x01" in text or "\x0135=5\x01" in text:
+                self._client._admin(text)
+        except Exception:  # noqa: BLE001 - never let an exception end QuickFIX's thread
+            self._client.errors += 1
+
+    def fromApp(self, message, sessionID):
+        try:
+            self._client._received(message.toString())
+        except Exception:  # noqa: BLE001
+            self._client.errors += 1
+
+
+class TraderClient:
+    def __init__(self, host: str, port: int, sender_comp_id: str, target_comp_id: str,
+                 data_dictionary: Path | str = DEFAULT_DATA_DICTIONARY, *, heartbeat_seconds: int = 30,
+                 reconnect_seconds: int = 1, on_report: Callable[[TraderReport], None] | None = None,
+                 keep_reports: bool = True) -> None:
+        self.address = f"{host}:{port}"
+        self.session_id = fix.SessionID(BEGIN_STRING, sender_comp_id, target_comp_id)
+        self.on_report = on_report
+        self.keep_reports = keep_reports
+        self._condition = threading.Condition()
+        self._logged_on = False
+        self._by_id: dict[str, list[TraderReport]] = {}
+        self._done: dict[str, TraderReport] = {}
+        self.reports: list[TraderReport] = []       # every report in arrival order (when keep_reports)
+        self.messages: list[ClientMessage] = []     # every other application message
+        self.session_messages: list[ClientMessage] = []  # session Rejects (3) and Logouts (5) received
+        self.report_count = 0
+        self.logons = 0
+        self.errors = 0  # exceptions caught in callbacks (including on_report's)
+        table = SettingsTable(
+            {"ConnectionType": "initiator", "SocketConnectHost": host, "SocketConnectPort": str(port),
+             "HeartBtInt": str(heartbeat_seconds), "ReconnectInterval": str(reconnect_seconds),
+             "SocketNodelay": "Y", "NonStopSession": "Y", "UseDataDictionary": "Y",
+             "DataDictionary": str(Path(data_dictionary).resolve()), "CheckLatency": "N",
+             "ResetOnLogon": "Y", "ResetOnLogout": "Y", "ResetOnDisconnect": "Y"},
+            [((BEGIN_STRING, sender_comp_id, target_comp_id), {})])
+        self._settings = build_session_settings(table)
+        self._store = fix.MemoryStoreFactory()
+        self._application = _Application(self)
+        self._initiator = fix.SocketInitiator(self._application, self._store, self._settings)
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> "TraderClient":
+        """Starts connecting (returns at once; see :meth:`wait_logged_on`)."""
+        if not self._started:
+            self._initiator.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Logs out and stops (about 1-2 s). Never call it from ``on_report``."""
+        if self._started:
+            self._started = False
+            self._initiator.stop()
+
+    def __enter__(self) -> "TraderClient":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def logged_on(self) -> bool:
+        return self._logged_on
+
+    def wait_logged_on(self, timeout: float = 10.0) -> bool:
+        with self._condition:
+            return self._condition.wait_for(lambda: self._logged_on, timeout)
+
+    # -- sending (any thread) -------------------------------------------------------------------------
+
+    def send_order(self, cl_ord_id: str, side: str, symbol: str, quantity: float, limit: float | None = None,
+                   tif: str = "DAY", expire_at: float | None = None, min_qty: float | None = None) -> bool:
+        """NewOrderSingle: market (40=1) or limit (40=2, 44=limit); tif DAY, IOC or GTD (126 from
+        ``expire_at``, epoch seconds)."""
+        return self.raw(build_message("D", [
+            (11, cl_ord_id), (54, _side(side)), (55, symbol), (38, format_qty(quantity)),
+            (40, "1" if limit is None else "2"), (44, None if limit is None else format_price(limit)),
+            (59, TIME_IN_FORCE_CODES[TimeInForce[tif.upper()]]),
+            (126, None if expire_at is None else utc_timestamp(expire_at)),
+            (110, None if min_qty is None else format_qty(min_qty)), (60, utc_timestamp())]))
+
+    def cancel(self, cl_ord_id: str, orig_cl_ord_id: str, side: str, symbol: str, quantity: float) -> bool:
+        return self.raw(build_message("F", [(11, cl_ord_id), (41, orig_cl_ord_id), (54, _side(side)), (55, symbol),
+                                            (38, format_qty(quantity)), (60, utc_timestamp())]))
+
+    def replace(self, cl_ord_id: str, orig_cl_ord_id: str, side: str, symbol: str, quantity: float,
+                limit: float | None = None) -> bool:
+        """OrderCancelReplaceRequest with the new total quantity (the engine accepts reductions)."""
+        return self.raw(build_message("G", [
+            (11, cl_ord_id), (41, orig_cl_ord_id), (54, _side(side)), (55, symbol), (38, format_qty(quantity)),
+            (40, "1" if limit is None else "2"), (44, None if limit is None else format_price(limit)),
+            (60, utc_timestamp())]))
+
+    def status(self, cl_ord_id: str, side: str, symbol: str) -> bool:
+        return self.raw(build_message("H", [(11, cl_ord_id), (54, _side(side)), (55, symbol)]))
+
+    def raw(self, message: str) -> bool:
+        """Send any application message given as tag=value text, fields separated by SOH or ``|``,
+        e.g. ``"35=q|11=m1|530=7|60=20260101-10:00:00"``; the header and trailer are completed."""
+        text = message.replace("|", SOH).strip(SOH)
+        if not text.startswith("8="):
+            text = "8=" + BEGIN_STRING + SOH + "9=0" + SOH + text
+        if SOH + "10=" not in text:
+            text += SOH + "10=000"
+        try:
+            return bool(fix.Session.sendToTarget(fix.Message(text + SOH, False), self.session_id))
+        except fix.SessionNotFound:
+            return False
+
+    # -- observing (any thread) ---------------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """Wait until ``predicate()`` is truthy (re-checked after every received message); return its
+        value, or raise TimeoutError."""
+        with self._condition:
+            value = self._condition.wait_for(predicate, timeout)
+        if not value:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        return value
+
+    def done(self, cl_ord_id: str) -> TraderReport | None:
+        with self._condition:
+            return self._done.get(cl_ord_id)
+
+    def wait_done(self, cl_ord_id: str, timeout: float = 10.0) -> TraderReport:
+        """The first final report (OrdStatus 2, 4, 8 or C) whose ClOrdID or OrigClOrdID is ``cl_ord_id``."""
+        return self.wait_for(lambda: self._done.get(cl_ord_id), timeout)
+
+    def wait_all_done(self, cl_ord_ids: Iterable[str], timeout: float = 60.0) -> list[TraderReport]:
+        ids = list(cl_ord_ids)
+        position = 0  # ids before it are done: each id is looked up until done, never rescanned
+
+        def all_done() -> bool:
+            nonlocal position
+            while position < len(ids) and ids[position] in self._done:
+                position += 1
+            return position == len(ids)
+
+        self.wait_for(all_done, timeout)
+        with self._condition:
+            return [self._done[i] for i in ids]
+
+    def reports_for(self, cl_ord_id: str) -> list[TraderReport]:
+        """Reports whose ClOrdID or OrigClOrdID is ``cl_ord_id``, in arrival order."""
+        with self._condition:
+            return list(self._by_id.get(cl_ord_id, ()))
+
+    def messages_of_type(self, msg_type: str) -> list[ClientMessage]:
+        with self._condition:
+            return [m for m in self.messages if m.msg_type == msg_type]
+
+    # -- callbacks (QuickFIX's thread) --------------------------------------------------------------
+
+    def _session_changed(self, up: bool) -> None:
+        with self._condition:
+            self._logged_on = up
+            if up:
+                self.logons += 1
+            self._condition.notify_all()
+
+    def _admin(self, text: str) -> None:
+        raw = fields_of(text)
+        with self._condition:
+            self.session_messages.append(ClientMessage(raw.get("35", ""), _int_keys(raw), time.time()))
+            self._condition.notify_all()
+
+    def _received(self, text: str) -> None:
+        now = time.time()
+        if "\x0135=8\x01" not in text:
+            raw = fields_of(text)
+            with self._condition:
+                self.messages.append(ClientMessage(raw.get("35", ""), _int_keys(raw), now))
+                self._condition.notify_all()
+            return
+        report = parse_report(text, now)
+        with self._condition:
+            self.report_count += 1
+            ids = (report.cl_ord_id,) if not report.orig_cl_ord_id else (report.cl_ord_id, report.orig_cl_ord_id)
+            if self.keep_reports:
+                self.reports.append(report)
+                for key in ids:
+                    self._by_id.setdefault(key, []).append(report)
+            if report.is_done:
+                for key in ids:
+                    self._done.setdefault(key, report)
+            self._condition.notify_all()
+        if self.on_report is not None:
+            try:
+                self.on_report(report)
+            except Exception:  # noqa: BLE001 - the caller's code must not end QuickFIX's thread
+                self.errors += 1
+
+
+def _side(side: str) -> str:
+    try:
+        return SIDE_WORDS[side.lower()]
+    except KeyError:
+        raise ValueError(f"side {side!r}: expected buy or sell") from None
+
+
+def describe(report: TraderReport) -> str:
+    """One readable line: time, ExecType, OrdStatus, LastQty@LastPx on LastMkt, CumQty, LeavesQty,
+    AvgPx, Text."""
+    at = report.received_at or time.time()
+    clock = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+    line = (f"{clock}  {EXEC_TYPE_NAMES.get(report.exec_type, report.exec_type):<15} "
+            f"{ORD_STATUS_NAMES.get(report.ord_status, report.ord_status):<16}")
+    if report.exec_type == "F":
+        line += f" {report.last_qty:g} @ {report.last_px:g} on {report.last_mkt or '?'}"
+    line += f"  cum {report.cum_qty:g}  leaves {report.leaves_qty:g}  avg {report.avg_px:g}"
+    if report.text:
+        line += f"  {report.text}"
+    return line

@@ -1,0 +1,141 @@
+"""The trader side of the FIX edge: a ``quickfix.Application`` for the acceptor's trader sessions,
+which is also the order manager's :class:`~engine.manager.ports.TraderPort`.
+
+On QuickFIX's thread it only translates: ``fromApp`` turns the message into a domain message at once
+(the ``toString()`` copy is all it keeps: the borrowed message and SessionID die with the callback)
+and puts it on the bridge; ``onLogon``/``onLogout`` put :class:`TraderSessionChanged`. Every callback
+is guarded: anything but QuickFIX's own exceptions is logged and counted, never allowed to kill the
+QuickFIX thread.
+
+The port methods run on the loop thread. With ``trader_store: file`` a report for a trader who is
+not logged on is still handed to QuickFIX, which stores it and resends it when the trader logs back
+on and asks for the gap: ``report`` then answers True. With a memory store it answers False.
+"""
+
+from __future__ import annotations
+
+import quickfix as fix
+import structlog
+
+from engine.domain.ids import SessionKey
+from engine.domain.messages import BusinessRefusal, CancelRefused, ParentReport, TraderSessionChanged
+from engine.engine_config import FixConfig
+from engine.fix import restore_sigint
+from engine.fix import translate
+from engine.fix.bridge import LoopBridge
+from engine.fix.settings import BEGIN_STRING
+
+restore_sigint()
+
+log = structlog.get_logger("engine.fix.trader")
+
+# The only exceptions a callback may let out (QuickFIX turns them into rejects); anything else
+# would end the QuickFIX thread.
+QUICKFIX_CALLBACK_ERRORS = (fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
+                            fix.RejectLogon, fix.UnsupportedMessageType)
+
+
+class TraderEdge(fix.Application):
+    def __init__(self, config: FixConfig, bridge: LoopBridge) -> None:
+        super().__init__()
+        self._bridge = bridge
+        # Our own SessionID copies, built from config: safe to use from any thread at any time.
+        self._session_ids: dict[str, fix.SessionID] = {}
+        for trader in config.trader_sessions:
+            session_id = fix.SessionID(BEGIN_STRING, config.trader_sender_comp_id, trader.comp_id)
+            self._session_ids[session_id.toString()] = session_id
+        self._logged_on = dict.fromkeys(self._session_ids, False)
+        self._store_while_down = config.trader_store == "file"
+        # Each counter has one writer: received/callback_errors the QuickFIX thread, the rest the loop.
+        self.received = 0
+        self.sent = 0
+        self.send_failures = 0
+        self.callback_errors = 0
+
+    @property
+    def sessions(self) -> tuple[SessionKey, ...]:
+        return tuple(SessionKey(key) for key in self._session_ids)
+
+    def logged_on(self, session: str) -> bool:
+        return self._logged_on.get(session, False)
+
+    # -- QuickFIX callbacks (QuickFIX's thread) -------------------------------------------------
+
+    def onCreate(self, sessionID: fix.SessionID) -> None:
+        pass
+
+    def onLogon(self, sessionID: fix.SessionID) -> None:
+        self._session_changed(sessionID, True)
+
+    def onLogout(self, sessionID: fix.SessionID) -> None:
+        self._session_changed(sessionID, False)
+
+    def _session_changed(self, sessionID: fix.SessionID, up: bool) -> None:
+        try:
+            key = sessionID.toString()
+            self._logged_on[key] = up
+            self._bridge.put(TraderSessionChanged(SessionKey(key), up))
+            log.info("trader session logged on" if up else "trader session logged out", session=key)
+        except Exception:  # noqa: BLE001 - see module docstring
+            self._failed("onLogon" if up else "onLogout")
+
+    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        try:
+            text = message.toString()
+            if "\x0135=3\x01" in text:  # the trader's QuickFIX refused one of our messages: our bug
+                fields = translate.fields_of(text)
+                log.error("trader rejected a message at session level", session=sessionID.toString(),
+                          ref_seq_num=fields.get("45"), ref_tag=fields.get("371"), reason=fields.get("373"),
+                          text=fields.get("58"))
+        except Exception:  # noqa: BLE001
+            self._failed("fromAdmin")
+
+    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        try:
+            self.received += 1
+            self._bridge.put(translate.trader_message(message.toString(), SessionKey(sessionID.toString())))
+        except QUICKFIX_CALLBACK_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001
+            self._failed("fromApp")
+
+    def _failed(self, where: str) -> None:
+        self.callback_errors += 1
+        log.exception("trader callback failed", callback=where)
+
+    # -- TraderPort (the loop's thread) ---------------------------------------------------------
+
+    def report(self, report: ParentReport) -> bool:
+        return self._send(report.session, translate.execution_report, report)
+
+    def refuse_cancel(self, refusal: CancelRefused) -> bool:
+        return self._send(refusal.session, translate.order_cancel_reject, refusal)
+
+    def refuse_business(self, refusal: BusinessRefusal) -> bool:
+        return self._send(refusal.session, translate.business_message_reject, refusal)
+
+    def _send(self, session: str, build, item) -> bool:
+        session_id = self._session_ids.get(session)
+        if session_id is None or not (self._logged_on[session] or self._store_while_down):
+            self.send_failures += 1
+            if session_id is None:
+                log.warning("no such trader session", session=session, item=type(item).__name__)
+            return False
+        try:
+            sent = bool(fix.Session.sendToTarget(fix.Message(build(item), False), session_id))
+        except fix.SessionNotFound:  # not started yet, or already stopped
+            sent = False
+        except Exception:  # noqa: BLE001 - a port never raises; the manager sees False
+            log.exception("could not send to trader", session=session, item=type(item).__name__)
+            sent = False
+        if sent:
+            self.sent += 1
+        else:
+            self.send_failures += 1
+        return sent

@@ -1,0 +1,148 @@
+"""The venue side of the FIX edge: a ``quickfix.Application`` for the initiator's venue sessions
+(one per enabled venue), which is also the order manager's :class:`~engine.manager.ports.VenuePort`.
+
+Same rules as the trader side: ``fromApp`` only translates the ``toString()`` copy into a
+:class:`VenueReport` or :class:`VenueCancelRefused` and puts it on the bridge; ``onLogon`` /
+``onLogout`` put :class:`VenueSessionChanged`; every callback is guarded. A venue's
+BusinessMessageReject, or a session-level Reject of one of our messages, is logged and dropped: the
+manager gives up on the child at its sweep deadline, so the sweep never waits for it.
+
+The port methods run on the loop thread and answer False when the venue is not logged on (the venue
+sessions reset at every logon, so nothing sent while down would ever arrive), unknown, or disabled.
+"""
+
+from __future__ import annotations
+
+import quickfix as fix
+import structlog
+
+from engine.domain.ids import VenueName
+from engine.domain.messages import CancelChild, QueryChild, SubmitChild, VenueSessionChanged
+from engine.engine_config import VenueSessionConfig
+from engine.fix import restore_sigint
+from engine.fix import translate
+from engine.fix.bridge import LoopBridge
+from engine.fix.settings import BEGIN_STRING
+from engine.fix.trader_edge import QUICKFIX_CALLBACK_ERRORS
+
+restore_sigint()
+
+log = structlog.get_logger("engine.fix.venue")
+
+
+class VenueEdge(fix.Application):
+    def __init__(self, venues: tuple[VenueSessionConfig, ...], bridge: LoopBridge) -> None:
+        super().__init__()
+        self._bridge = bridge
+        self._session_ids: dict[str, fix.SessionID] = {}  # venue name -> our own SessionID copy
+        self._names: dict[str, VenueName] = {}            # SessionID string -> venue name
+        for venue in venues:
+            if venue.enabled:
+                session_id = fix.SessionID(BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id)
+                self._session_ids[venue.name] = session_id
+                self._names[session_id.toString()] = VenueName(venue.name)
+        self._logged_on = dict.fromkeys(self._session_ids, False)
+        # Each counter has one writer: received/callback_errors/rejects the QuickFIX thread, the rest the loop.
+        self.received = 0
+        self.sent = 0
+        self.send_failures = 0
+        self.callback_errors = 0
+        self.rejects = 0  # venue BusinessMessageRejects and session-level Rejects of our messages
+
+    @property
+    def names(self) -> tuple[VenueName, ...]:
+        return tuple(VenueName(name) for name in self._session_ids)
+
+    # -- QuickFIX callbacks (QuickFIX's thread) -------------------------------------------------
+
+    def onCreate(self, sessionID: fix.SessionID) -> None:
+        pass
+
+    def onLogon(self, sessionID: fix.SessionID) -> None:
+        self._session_changed(sessionID, True)
+
+    def onLogout(self, sessionID: fix.SessionID) -> None:
+        self._session_changed(sessionID, False)
+
+    def _session_changed(self, sessionID: fix.SessionID, up: bool) -> None:
+        try:
+            venue = self._names[sessionID.toString()]
+            self._logged_on[venue] = up
+            self._bridge.put(VenueSessionChanged(venue, up))
+            log.info("venue session logged on" if up else "venue session logged out", venue=venue)
+        except Exception:  # noqa: BLE001 - see module docstring
+            self._failed("onLogon" if up else "onLogout")
+
+    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        try:
+            text = message.toString()
+            if "\x0135=3\x01" in text:
+                self.rejects += 1
+                fields = translate.fields_of(text)
+                log.error("venue rejected our message at session level", venue=self._names.get(sessionID.toString()),
+                          ref_seq_num=fields.get("45"), ref_tag=fields.get("371"), reason=fields.get("373"),
+                          text=fields.get("58"))
+            elif "\x0135=5\x01" in text and "\x0158=" in text:
+                log.warning("venue logout", venue=self._names.get(sessionID.toString()),
+                            text=translate.fields_of(text).get("58"))
+        except Exception:  # noqa: BLE001
+            self._failed("fromAdmin")
+
+    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        try:
+            self.received += 1
+            venue = self._names[sessionID.toString()]
+            result = translate.venue_message(message.toString(), venue)
+            if isinstance(result, translate.Ignored):
+                if result.msg_type == "j":
+                    self.rejects += 1
+                log.warning("venue message dropped", venue=venue, msg_type=result.msg_type,
+                            ref_msg_type=result.fields.get("372"), ref_seq_num=result.fields.get("45"),
+                            reason=result.fields.get("380"), text=result.fields.get("58"))
+                return
+            self._bridge.put(result)
+        except QUICKFIX_CALLBACK_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001
+            self._failed("fromApp")
+
+    def _failed(self, where: str) -> None:
+        self.callback_errors += 1
+        log.exception("venue callback failed", callback=where)
+
+    # -- VenuePort (the loop's thread) ----------------------------------------------------------
+
+    def submit(self, command: SubmitChild) -> bool:
+        return self._send(command.venue, translate.new_order_single, command)
+
+    def cancel(self, command: CancelChild) -> bool:
+        return self._send(command.venue, translate.order_cancel_request, command)
+
+    def query(self, command: QueryChild) -> bool:
+        return self._send(command.venue, translate.order_status_request, command)
+
+    def logged_on(self, venue: str) -> bool:
+        return self._logged_on.get(venue, False)
+
+    def _send(self, venue: str, build, command) -> bool:
+        if not self._logged_on.get(venue, False):
+            self.send_failures += 1
+            return False
+        try:
+            sent = bool(fix.Session.sendToTarget(fix.Message(build(command), False), self._session_ids[venue]))
+        except fix.SessionNotFound:
+            sent = False
+        except Exception:  # noqa: BLE001 - a port never raises; the manager sees False
+            log.exception("could not send to venue", venue=venue, command=type(command).__name__)
+            sent = False
+        if sent:
+            self.sent += 1
+        else:
+            self.send_failures += 1
+        return sent

@@ -1,0 +1,105 @@
+"""The QuickFIX settings tables of the engine, and that the shipped configs connect to each other."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from engine.config import ConfigError
+from engine.engine_config import load_engine_config
+from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
+                                 venue_settings_table)
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHIPPED = load_engine_config(PROJECT / "config" / "engine.yaml")
+
+
+def fix_config(**changes):
+    return dataclasses.replace(SHIPPED.fix, **changes)
+
+
+def test_the_trader_acceptor_has_one_session_per_trader_on_the_trader_port():
+    table = trader_settings_table(SHIPPED.fix)
+    assert table.sessions == [(("FIX.4.4", "DARKAGG", "TRADER1"), {}), (("FIX.4.4", "DARKAGG", "TRADER2"), {})]
+    assert table.session_keys() == ["FIX.4.4:DARKAGG->TRADER1", "FIX.4.4:DARKAGG->TRADER2"]
+    assert (table.defaults["ConnectionType"], table.defaults["SocketAcceptPort"]) == ("acceptor", "9200")
+
+
+@pytest.mark.parametrize("table", [trader_settings_table(SHIPPED.fix), venue_settings_table(SHIPPED.fix, SHIPPED.venues)],
+                         ids=["trader", "venue"])
+def test_both_sides_validate_with_an_absolute_dictionary_nodelay_and_no_latency_check(table):
+    defaults = table.defaults
+    assert Path(defaults["DataDictionary"]).is_absolute() and Path(defaults["DataDictionary"]).is_file()
+    assert (defaults["UseDataDictionary"], defaults["SocketNodelay"], defaults["NonStopSession"],
+            defaults["CheckLatency"]) == ("Y", "Y", "Y", "N")
+
+
+def test_a_relative_dictionary_becomes_absolute():
+    table = trader_settings_table(fix_config(data_dictionary=Path("fix_specs/FIX44.xml")))
+    assert Path(table.defaults["DataDictionary"]).is_absolute()
+
+
+def test_a_file_trader_store_keeps_sequence_numbers_across_logons_and_restarts():
+    defaults = trader_settings_table(fix_config(trader_store="file", store_path=Path("/tmp/agg/store"))).defaults
+    assert defaults["FileStorePath"] == "/tmp/agg/store/trader"
+    assert (defaults["ResetOnLogon"], defaults["ResetOnLogout"], defaults["ResetOnDisconnect"]) == ("N", "N", "N")
+
+
+def test_a_memory_trader_store_starts_every_logon_afresh():
+    defaults = trader_settings_table(fix_config(trader_store="memory")).defaults
+    assert "FileStorePath" not in defaults
+    assert (defaults["ResetOnLogon"], defaults["ResetOnLogout"], defaults["ResetOnDisconnect"]) == ("Y", "Y", "Y")
+
+
+def test_a_file_store_without_a_folder_is_a_config_error():
+    with pytest.raises(ConfigError, match="store_path"):
+        trader_settings_table(fix_config(trader_store="file", store_path=None))
+
+
+def test_the_venue_initiator_has_one_session_per_enabled_venue_resetting_at_every_logon():
+    table = venue_settings_table(SHIPPED.fix, SHIPPED.venues)
+    assert len(table.sessions) == 12
+    assert table.sessions[0] == (("FIX.4.4", "DARKAGG", "DARK01"),
+                                 {"SocketConnectHost": "127.0.0.1", "SocketConnectPort": "9101"})
+    defaults = table.defaults
+    assert (defaults["ConnectionType"], defaults["HeartBtInt"], defaults["ReconnectInterval"]) == ("initiator", "30", "1")
+    assert (defaults["ResetOnLogon"], defaults["ResetOnLogout"], defaults["ResetOnDisconnect"]) == ("Y", "Y", "Y")
+    assert "FileStorePath" not in defaults
+    disabled = (dataclasses.replace(SHIPPED.venues[0], enabled=False),) + SHIPPED.venues[1:]
+    assert [parts[2] for parts, _ in venue_settings_table(SHIPPED.fix, disabled).sessions][0] == "DARK02"
+
+
+def test_the_shipped_engine_config_reaches_every_shipped_sim_venue():
+    from sim_venues.config import load_config
+
+    venues = load_config(PROJECT / "config" / "sim_venues.yaml")
+    listening = {(v.port, v.sender_comp_id, v.target_comp_id) for v in venues.venues}
+    table = venue_settings_table(SHIPPED.fix, SHIPPED.venues)
+    dialling = {(int(section["SocketConnectPort"]), target, sender) for (_, sender, target), section in table.sessions}
+    assert dialling == listening
+
+
+def test_a_message_log_goes_to_one_folder_per_side():
+    config = fix_config(message_log=Path("/tmp/agg/log"))
+    assert trader_settings_table(config).defaults["FileLogPath"] == "/tmp/agg/log/trader"
+    assert venue_settings_table(config, SHIPPED.venues).defaults["FileLogPath"] == "/tmp/agg/log/venues"
+    assert "FileLogPath" not in trader_settings_table(SHIPPED.fix).defaults
+
+
+def test_duplicate_or_shared_sessions_are_config_errors():
+    twice = SHIPPED.venues[:1] + (dataclasses.replace(SHIPPED.venues[1], target_comp_id="DARK01"),)
+    with pytest.raises(ConfigError, match="DARK01"):
+        venue_settings_table(SHIPPED.fix, twice)
+    clash = (dataclasses.replace(SHIPPED.venues[0], target_comp_id="TRADER1"),)
+    with pytest.raises(ConfigError, match="TRADER1"):
+        check_no_overlap(trader_settings_table(SHIPPED.fix), venue_settings_table(SHIPPED.fix, clash))
+
+
+def test_the_tables_become_quickfix_session_settings():
+    import quickfix as fix
+
+    settings = build_session_settings(venue_settings_table(SHIPPED.fix, SHIPPED.venues))
+    section = settings.get(fix.SessionID("FIX.4.4", "DARKAGG", "DARK12"))
+    assert section.getString("SocketConnectPort") == "9112" and section.getString("SocketNodelay") == "Y"
