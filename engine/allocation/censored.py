@@ -27,6 +27,8 @@ TRUNCATION_OPTIMISM = 2.0
 PRIOR_TAIL_EXPONENT = 1.0
 _LOG_ALPHA_RANGE = (math.log(0.02), math.log(8.0))
 _GOLDEN_STEPS = 24  # the bracket shrinks to 1e-5 of its width in log alpha
+_WARM_HALF_WIDTH = 0.3
+_WARM_STEPS = 12    # 0.6 wide -> 2e-3 in log alpha
 
 
 @njit(cache=True)
@@ -107,6 +109,21 @@ def kaplan_meier_kernel(totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray
         tails[i, last + 1:] = survival  # past the data nothing more is learned
 
 
+@njit(cache=True)
+def optimistic_tails_kernel(tails: np.ndarray, cutoff: np.ndarray, breakpoints: np.ndarray,
+                            untried: np.ndarray, limit: np.ndarray) -> None:
+    """The km policy's optimism (in place): an untried venue is always liquid; past a venue's cutoff
+    its tail keeps the cutoff's value up to twice the cutoff size (limit = that bin)."""
+    bins = breakpoints.shape[0]
+    for i in range(tails.shape[0]):
+        if untried[i]:
+            tails[i, :] = 1.0
+        reach = np.searchsorted(breakpoints, 2.0 * breakpoints[min(cutoff[i] + 1, bins - 1)])
+        limit[i] = min(reach, bins - 1)
+        for j in range(cutoff[i] + 1, limit[i] + 1):
+            tails[i, j] = tails[i, cutoff[i]]
+
+
 def kaplan_meier_reference(totals, zeros, exact, censored, breakpoints, min_at_risk):
     """Vectorised twin of :func:`kaplan_meier_kernel`."""
     wide = np.append(np.diff(breakpoints) > 1.0, False)
@@ -161,13 +178,36 @@ def _tail_log_likelihood(a: float, log_m: float, log_big_m: float, exact_row: np
 
 
 @njit(cache=True)
+def _golden_section(low, high, steps, log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints,
+                    first, last, survival):
+    """The bracket [low, high] of log alpha narrowed around the likelihood's maximum."""
+    ratio = 0.5 * (math.sqrt(5.0) - 1.0)
+    x1 = high - ratio * (high - low)
+    x2 = low + ratio * (high - low)
+    f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first, last, survival)
+    f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first, last, survival)
+    for _ in range(steps):
+        if f1 < f2:
+            low, x1, f1 = x1, x2, f2
+            x2 = low + ratio * (high - low)
+            f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first, last, survival)
+        else:
+            high, x2, f2 = x2, x1, f1
+            x1 = high - ratio * (high - low)
+            f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first, last, survival)
+    return low, high
+
+
+@njit(cache=True)
 def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_row: np.ndarray,
                      smallest_exact: float, breakpoints: np.ndarray, out: np.ndarray,
-                     log_breakpoints: np.ndarray, standard_error: bool) -> None:
+                     log_breakpoints: np.ndarray, standard_error: bool, guess: float) -> None:
     """out = (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count).
 
     Golden-section search on log alpha (24 steps: alpha to 5e-5 relative, far inside its standard
-    error); the standard error (from the curvature) only when asked, policies do not use it.
+    error); with a ``guess`` > 0 (the previous fit) 12 steps in +-0.3 around it, and the full search
+    only if the optimum sits at that bracket's edge. The standard error (from the curvature) only
+    when asked: policies do not use it.
     """
     bins = exact_row.shape[0]
     first_exact, last_seen, exact_count = -1, -1, 0.0
@@ -193,21 +233,17 @@ def fit_venue_kernel(total: float, zero: float, exact_row: np.ndarray, censored_
     big_m = max(TRUNCATION_OPTIMISM * top, m + 2.0)
     log_m, log_big_m = math.log(m), math.log(big_m)
     survival = np.empty(bins + 1)
-    low, high = _LOG_ALPHA_RANGE
-    ratio = 0.5 * (math.sqrt(5.0) - 1.0)
-    x1 = high - ratio * (high - low)
-    x2 = low + ratio * (high - low)
-    f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
-    f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
-    for _ in range(_GOLDEN_STEPS):
-        if f1 < f2:
-            low, x1, f1 = x1, x2, f2
-            x2 = low + ratio * (high - low)
-            f2 = _tail_log_likelihood(math.exp(x2), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
-        else:
-            high, x2, f2 = x2, x1, f1
-            x1 = high - ratio * (high - low)
-            f1 = _tail_log_likelihood(math.exp(x1), log_m, log_big_m, exact_row, censored_row, breakpoints, log_breakpoints, first_exact, last_seen, survival)
+    bottom, top = _LOG_ALPHA_RANGE
+    if guess > 0.0:  # warm start: the last fit's exponent, rarely far from today's
+        low, high = max(math.log(guess) - _WARM_HALF_WIDTH, bottom), min(math.log(guess) + _WARM_HALF_WIDTH, top)
+        narrow = _golden_section(low, high, _WARM_STEPS, log_m, log_big_m, exact_row, censored_row, breakpoints,
+                                 log_breakpoints, first_exact, last_seen, survival)
+        middle = 0.5 * (narrow[0] + narrow[1])
+        at_edge = (middle - low < 0.01 and low > bottom) or (high - middle < 0.01 and high < top)
+    if guess <= 0.0 or at_edge:  # cold, or the optimum left the warm bracket: search the whole range
+        narrow = _golden_section(bottom, top, _GOLDEN_STEPS, log_m, log_big_m, exact_row, censored_row,
+                                 breakpoints, log_breakpoints, first_exact, last_seen, survival)
+    low, high = narrow
     a = math.exp(0.5 * (low + high))
     out[1], out[2], out[3] = a, m, big_m
     out[4] = np.nan
@@ -226,14 +262,14 @@ class CensoredHistograms:
     lazily by growing the weight of new outcomes and rescaling now and then.
     """
 
-    STATE = ("totals", "zeros", "exact", "censored", "smallest_exact", "_weight")  # what a snapshot keeps
+    STATE = ("totals", "zeros", "exact", "censored", "smallest_exact", "_weight", "tail_guess")  # a snapshot's
 
     @classmethod
     def state_fields(cls, prefix: str) -> tuple[str, ...]:
         return tuple(f"{prefix}.{name}" for name in cls.STATE)
 
     def __init__(self, venue_count: int, half_life: float | None = None,
-                 breakpoints: np.ndarray | None = None) -> None:
+                 breakpoints: np.ndarray | None = None, warm_start: bool = False) -> None:
         self.breakpoints = histogram_breakpoints() if breakpoints is None else breakpoints
         bins = len(self.breakpoints)
         self.totals = np.zeros(venue_count)
@@ -241,6 +277,8 @@ class CensoredHistograms:
         self.exact = np.zeros((venue_count, bins))
         self.censored = np.zeros((venue_count, bins))
         self.smallest_exact = np.full(venue_count, np.inf)  # the scale's MLE needs the exact minimum
+        self.warm_start = warm_start  # policies refitting often: start each fit from the last exponent
+        self.tail_guess = np.zeros(venue_count)
         self._growth = 1.0 if half_life is None else 2.0 ** (1.0 / half_life)
         self._weight = 1.0
         self._log_breakpoints = None
@@ -263,6 +301,7 @@ class CensoredHistograms:
         self.exact[venue] = other.exact[venue] * scale
         self.censored[venue] = other.censored[venue] * scale
         self.smallest_exact[venue] = other.smallest_exact[venue]
+        self.tail_guess[venue] = other.tail_guess[venue]
 
     def fit(self, standard_error: bool = True, venues=None) -> np.ndarray:
         """Rows of (fill_probability, tail_exponent, min_size, max_size, tail_exponent_se, exact_count),
@@ -274,7 +313,9 @@ class CensoredHistograms:
         for i in (range(len(self.totals)) if venues is None else venues):
             fit_venue_kernel(self.totals[i], self.zeros[i], self.exact[i], self.censored[i],
                              self.smallest_exact[i], self.breakpoints, out[i], self._log_breakpoints,
-                             standard_error)
+                             standard_error, self.tail_guess[i] if self.warm_start else 0.0)
+            if out[i, 5] > 0.0:  # fitted from exact sizes (not the prior): the next fit starts here
+                self.tail_guess[i] = out[i, 1]
         out[:, 5] /= self._weight
         return out
 

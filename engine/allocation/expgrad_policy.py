@@ -61,7 +61,7 @@ class ExpGradPolicy(AllocationPolicy):
         if self.prior_strength > 0:
             self.played = self.weights.copy()  # what each bucket sends: its row blended with the prior
             self.prior = self.weights.copy()
-            self.history = CensoredHistograms(venue_count, half_life=prior_half_life)
+            self.history = CensoredHistograms(venue_count, half_life=prior_half_life, warm_start=True)
             state += ("played", "prior") + CensoredHistograms.state_fields("history")
         else:  # the learned rows are played as they are
             self.played = self.weights

@@ -16,10 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.allocation.censored import CensoredHistograms
+from engine.allocation.censored import CensoredHistograms, optimistic_tails_kernel
 from engine.allocation.oracle import oracle_allocation, table_allocation
 from engine.allocation.profiles import LiquidityParams
-from engine.allocation.rules import VenueRules, enforce_rules
+from engine.allocation.rules import VenueRules, enforce_rules, enforce_rules_kernel
 
 
 class PolicyError(ValueError):
@@ -103,14 +103,24 @@ class AllocationPolicy(ABC):
         return enforce_rules(desired, quantity, rules, available)
 
     def run_rounds(self, sizes: np.ndarray, liquidity: np.ndarray, rules: VenueRules) -> tuple[np.ndarray, np.ndarray]:
-        """Play one round per size against the hidden liquidity; returns (sent, filled)."""
+        """Play one round per size against the hidden liquidity; returns (sent, filled).
+
+        The same steps as allocate() then observe(), without their checks and wrappers (the study's
+        inputs are valid by construction): a few microseconds per round saved for every policy.
+        """
         sent = np.zeros(liquidity.shape)
         filled = np.zeros(liquidity.shape)
-        for t, quantity in enumerate(sizes):
-            allocation = self.allocate(int(quantity), rules)
-            sent[t] = allocation.children
-            filled[t] = np.minimum(sent[t], liquidity[t])
-            self.observe(allocation, filled[t])
+        everywhere = np.ones(self.venue_count, dtype=np.bool_)
+        for t, size in enumerate(sizes):
+            quantity = int(size)
+            desired = self.desired_allocation(quantity, rules, everywhere)
+            if self.randomises_rounding:
+                sent[t] = self._round(desired, quantity, rules, everywhere)
+            else:
+                enforce_rules_kernel(desired, float(quantity), rules.lot_size, rules.min_order_size,
+                                     rules.max_order_size, everywhere, sent[t])
+            np.minimum(sent[t], liquidity[t], out=filled[t])
+            self._learn(quantity, sent[t], filled[t])
         return sent, filled
 
 
@@ -159,20 +169,25 @@ class KaplanMeierPolicy(AllocationPolicy):
         super().__init__(venue_count)
         self.history = CensoredHistograms(venue_count)
         self.min_at_risk = min_at_risk
+        self._tails: tuple[np.ndarray, np.ndarray] | None = None  # (optimistic tails, limit) until the next outcome
 
     def desired_allocation(self, quantity, rules, available):
-        tails, cutoff = self.history.kaplan_meier(self.min_at_risk)
-        breakpoints = self.history.breakpoints
-        untried = self.history.effective_counts() < self.min_at_risk
-        tails[untried] = 1.0
-        reach = np.searchsorted(breakpoints, 2.0 * breakpoints[np.minimum(cutoff + 1, len(breakpoints) - 1)])
-        limit = np.minimum(reach, len(breakpoints) - 1)
-        for i in range(self.venue_count):
-            tails[i, cutoff[i] + 1:limit[i] + 1] = tails[i, cutoff[i]]
-        return table_allocation(quantity, tails, breakpoints, limit, _caps(rules, available))
+        if self._tails is None:
+            tails, cutoff = self.history.kaplan_meier(self.min_at_risk)
+            untried = self.history.effective_counts() < self.min_at_risk
+            limit = np.empty(self.venue_count, dtype=np.int64)
+            optimistic_tails_kernel(tails, cutoff, self.history.breakpoints, untried, limit)
+            self._tails = tails, limit
+        tails, limit = self._tails
+        return table_allocation(quantity, tails, self.history.breakpoints, limit, _caps(rules, available))
 
     def _learn(self, quantity, sent, filled):
         self.history.record(sent, filled)
+        self._tails = None
+
+    def restore(self, snapshot):
+        super().restore(snapshot)
+        self._tails = None
 
 
 class ParametricPolicy(AllocationPolicy):
@@ -183,7 +198,7 @@ class ParametricPolicy(AllocationPolicy):
 
     def __init__(self, venue_count: int, refit_fraction: float = 0.05, half_life: float | None = None) -> None:
         super().__init__(venue_count)
-        self.history = CensoredHistograms(venue_count, half_life=half_life)
+        self.history = CensoredHistograms(venue_count, half_life=half_life, warm_start=True)
         self.refit_fraction = refit_fraction
         self._new_outcomes = 0
         self._fit_rounds = 0

@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.study.plots import plot_convergence, plot_weight_maps, plot_weights_evolution
+    from engine.study.plots import plot_adaptation, plot_convergence, plot_weight_maps, plot_weights_evolution
     from engine.study.report import summary_table, write_study_json
     from engine.study.runner import final_allocations, run_study
 
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
                      market.currency, f"{market.name}: weights after {args.rounds:,} rounds")
     plot_weights_evolution(out / "weights_evolution.png", result, focus)
     plot_convergence(out / "convergence.png", result)
+    plot_adaptation(out / "adaptation.png", result)
     print(summary_table(result))
-    print(f"wrote {out / 'study.json'}, weights_map.png, weights_evolution.png, convergence.png")
+    print(f"wrote {out / 'study.json'}, weights_map.png, weights_evolution.png, convergence.png, adaptation.png")
     return 0

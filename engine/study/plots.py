@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine.study.runner import StudyResult  # noqa: E402
+from engine.study.runner import RECOVERY_LEVEL, StudyResult  # noqa: E402
 
 
 def venue_colours(count: int) -> list:
@@ -88,6 +88,26 @@ def plot_convergence(path: Path, result: StudyResult) -> None:
     denominator = "oracle's realised fill" if "oracle" in result.traces else "oracle's expected fill"
     axis.set_ylabel(f"realised fill / {denominator} (rolling {window} rounds)")
     axis.set_title(f"{result.market.name}: convergence to the oracle")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_adaptation(path: Path, result: StudyResult) -> None:
+    """Per policy, the expected fill of its current allocations over the oracle's under the truth in
+    force (mean over the evaluation sizes), at every checkpoint."""
+    figure, axis = plt.subplots(figsize=(10, 5))
+    for name, trace in result.traces.items():
+        style = {"linestyle": "--", "color": "grey"} if name == "uniform" else {}
+        axis.plot(result.checkpoints, trace.adaptation, label=name, linewidth=1.2, marker=".", markersize=3, **style)
+    axis.axhline(RECOVERY_LEVEL, color="black", linewidth=0.8, linestyle=":", label=f"{RECOVERY_LEVEL:.2f}")
+    if result.regime_switch:
+        axis.axvline(result.regime_switch, color="black", linestyle="--", linewidth=1, label="regime switch")
+    axis.set_xlabel("round")
+    axis.set_ylabel("E[fill] of current allocations / oracle's (mean over sizes)")
+    axis.set_ylim(max(0.0, min(min(t.adaptation) for t in result.traces.values()) - 0.02), 1.005)
+    axis.set_title(f"{result.market.name}: expected fill under the current truth")
     axis.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

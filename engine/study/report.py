@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import market_to_dict
-from engine.study.runner import StudyResult, expected_fill_ratios
+from engine.study.runner import RECOVERY_LEVEL, StudyResult, expected_fill_ratios
 
 
 def policy_summary(result: StudyResult, name: str) -> dict:
@@ -38,9 +38,36 @@ def write_study_json(result: StudyResult, path: Path) -> dict:
             for name, trace in result.traces.items()
         },
         "oracle": {"allocations": _rows(result.oracle_allocations)},
+        "adaptation": adaptation_summary(result),
     }
     path.write_text(json.dumps(document, indent=1))
     return document
+
+
+def adaptation_summary(result: StudyResult) -> dict:
+    """Each policy's expected fill of its current allocations over the oracle's under the truth in
+    force (mean over the evaluation sizes) at every checkpoint, and after a switch the rounds it took
+    to stay at or above RECOVERY_LEVEL."""
+    return {
+        "checkpoints": list(result.checkpoints),
+        "level": RECOVERY_LEVEL,
+        "expected_fill_ratio": {name: [round(x, 5) for x in trace.adaptation]
+                                for name, trace in result.traces.items()},
+        "rounds_to_recover": ({name: result.rounds_to_recover(name) for name in result.traces}
+                              if result.regime_switch is not None else None),
+    }
+
+
+def recovery_lines(result: StudyResult) -> list[str]:
+    if result.regime_switch is None:
+        return []
+    parts = []
+    for name in result.traces:
+        rounds = result.rounds_to_recover(name)
+        parts.append(f"{name} {'never' if rounds is None else f'{rounds:,}'}")
+    return [f"rounds after the switch at {result.regime_switch:,} until the expected fill of the current "
+            f"allocations stays >= {RECOVERY_LEVEL:.2f} of the new oracle's (checked every "
+            f"{result.checkpoints[0]:,} rounds): " + ", ".join(parts)]
 
 
 def summary_table(result: StudyResult) -> str:
@@ -56,6 +83,7 @@ def summary_table(result: StudyResult) -> str:
                  "final E/oracle: expected fill of the final allocations over the oracle's, mean and "
                  "worst over the evaluation sizes; certified: share of rounds where no split could have "
                  "filled more.")
+    lines.extend(recovery_lines(result))
     return "\n".join(lines)
 
 

@@ -24,6 +24,8 @@ from engine.allocation.rules import VenueRules
 
 EVALUATION_SIZES = 32
 CURVE_POINTS = 400
+ADAPTATION_EVERY = 1_000  # rounds between adaptation checkpoints (fewer in short runs)
+RECOVERY_LEVEL = 0.95
 
 
 @dataclass
@@ -35,6 +37,7 @@ class PolicyTrace:
     chunk_rounds: list[int] = field(default_factory=list)
     evolution: list[np.ndarray] = field(default_factory=list)  # (3 sizes, venues) per chunk
     final_allocations: np.ndarray | None = None                # (sizes, venues)
+    adaptation: list[float] = field(default_factory=list)      # expected-fill ratio per checkpoint
 
     def microseconds_per_round(self) -> float:
         """Median over chunks after the first (which carries the JIT compilation)."""
@@ -62,6 +65,21 @@ class StudyResult:
     chunk_ends: list[int]
     traces: dict[str, PolicyTrace]
     policies: dict = field(default_factory=dict)  # the trained policies, for maps at any size
+    checkpoints: list[int] = field(default_factory=list)  # rounds played at each adaptation checkpoint
+
+    def rounds_to_recover(self, name: str, level: float = RECOVERY_LEVEL) -> int | None:
+        """Rounds after the switch until the policy's expected-fill ratio is at or above ``level`` at
+        every later checkpoint (0: it never fell below); None if it never stays there."""
+        if self.regime_switch is None:
+            return None
+        ratios = np.array(self.traces[name].adaptation)
+        after = np.flatnonzero(np.array(self.checkpoints) >= self.regime_switch)
+        below = [k for k in after if ratios[k] < level]
+        if not below:
+            return 0
+        if below[-1] == len(ratios) - 1:
+            return None
+        return int(self.checkpoints[below[-1] + 1] - self.regime_switch)
 
 
 def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[str],
@@ -84,8 +102,13 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
     oracle_expected = _oracle_expected(market, after, sizes, regime_switch)
 
     chunk = chunk or max(100, rounds // 200)
-    ends = _chunk_ends(rounds, chunk, regime_switch)
+    every = ADAPTATION_EVERY if rounds >= 20 * ADAPTATION_EVERY else max(chunk, rounds // 20)
+    checkpoints = sorted(set(range(every, rounds + 1, every)) | ({regime_switch} if regime_switch else set()))
+    ends = _chunk_ends(rounds, chunk, regime_switch, checkpoints)
     evaluation = np.unique(np.round(np.geomspace(low, high, EVALUATION_SIZES)).astype(np.int64))
+    truths = (LiquidityParams.of(market), LiquidityParams.of(after))
+    best_fills = [np.array([expected_fill(oracle_allocation(int(v), truth), truth) for v in evaluation])
+                  for truth in truths]
     reference = np.round(np.geomspace(low, high, 5)[[1, 2, 3]]).astype(np.int64)
     policies = {name: make_policy(name, market, seed) for name in policy_names}
     traces = {name: PolicyTrace(name, np.zeros(rounds), np.zeros(rounds, dtype=bool)) for name in policy_names}
@@ -93,8 +116,6 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
 
     start = 0
     for end in ends:
-        if regime_switch is not None and start == regime_switch and "oracle" in policies:
-            policies["oracle"].truth = LiquidityParams.of(after)
         for name, policy in policies.items():
             began = time.perf_counter()
             sent, filled = policy.run_rounds(sizes[start:end], liquidity[start:end], rules)
@@ -104,11 +125,18 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
             trace.filled[start:end] = filled.sum(axis=1)
             trace.certified[start:end] = no_regret_possible(sizes[start:end], sent, filled)
             trace.evolution.append(np.array([policy.desired_allocation(int(v), rules, everywhere) for v in reference]))
+            if end == regime_switch and name == "oracle":
+                policy.truth = LiquidityParams.of(after)  # the oracle knows the new truth at once
+            if end in checkpoints:  # under the truth of the rounds to come: the switch shows at once
+                now = 1 if regime_switch is not None and end >= regime_switch else 0
+                mine = [expected_fill(_final_allocation(policy, int(v), rules, everywhere), truths[now])
+                        for v in evaluation]
+                trace.adaptation.append(float(np.mean(np.array(mine) / best_fills[now])))
             if progress:
                 progress(end - start)
         start = end
     result = StudyResult(market, after, rounds, seed, regime_switch, sizes, oracle_expected, evaluation,
-                         np.empty(0), reference, ends, traces, policies)
+                         np.empty(0), reference, ends, traces, policies, checkpoints)
     result.oracle_allocations = final_allocations(result, "oracle", evaluation)
     for name in policies:
         traces[name].final_allocations = final_allocations(result, name, evaluation)
@@ -164,8 +192,8 @@ def _oracle_curve(market: MarketProfile, sizes: np.ndarray) -> np.ndarray:
     return np.interp(np.log(sizes), np.log(grid), values)
 
 
-def _chunk_ends(rounds: int, chunk: int, switch: int | None) -> list[int]:
-    ends = list(range(chunk, rounds, chunk)) + [rounds]
-    if switch is not None and switch not in ends:
-        ends = sorted(set(ends) | {switch})
-    return ends
+def _chunk_ends(rounds: int, chunk: int, switch: int | None, checkpoints: list[int]) -> list[int]:
+    ends = set(range(chunk, rounds, chunk)) | {rounds} | set(checkpoints)
+    if switch is not None:
+        ends.add(switch)
+    return sorted(ends)
