@@ -7,6 +7,7 @@ from engine.allocation.liquidity import expected_fill
 from engine.allocation.profiles import LiquidityParams
 from engine.cli import main
 from engine.config import load_market
+from engine.study.runner import PolicyTrace, StudyResult
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_study_writes_the_json_schema_and_the_three_pictures(study_dir):
         for key in ("fill_ratio_last_10pct", "certified_no_regret", "us_per_round"):
             assert isinstance(policy[key], float)
     assert len(document["oracle"]["allocations"]) == len(sizes)
-    for name in ("weights_map.png", "weights_evolution.png", "convergence.png"):
+    for name in ("weights_map.png", "weights_evolution.png", "convergence.png", "adaptation.png"):
         assert (study_dir / name).stat().st_size > 10_000
 
 
@@ -65,3 +66,30 @@ def test_a_bad_market_file_exits_with_its_name(tmp_path, capsys):
     bad.write_text("name: X\n")
     assert main(["study", "--market", str(bad), "--out", str(tmp_path), "--no-progress"]) == 2
     assert "bad.yaml" in capsys.readouterr().err
+
+
+def test_study_json_tracks_each_policy_under_the_truth_in_force(study_dir):
+    adaptation = json.loads((study_dir / "study.json").read_text())["adaptation"]
+    checkpoints = adaptation["checkpoints"]
+    assert 1000 in checkpoints and checkpoints == sorted(checkpoints) and checkpoints[-1] == 1500
+    for name, ratios in adaptation["expected_fill_ratio"].items():
+        assert len(ratios) == len(checkpoints), name
+        assert all(0.0 < r <= 1.0 + 1e-9 for r in ratios), name
+    assert adaptation["expected_fill_ratio"]["oracle"] == pytest.approx([1.0] * len(checkpoints))
+    recovery = adaptation["rounds_to_recover"]
+    assert recovery["oracle"] == 0 and set(recovery) == set(adaptation["expected_fill_ratio"])
+
+
+def test_rounds_to_recover_counts_until_the_ratio_stays_above_the_level():
+    result = StudyResult(*([None] * 5), sizes=None, oracle_expected=None, evaluation_sizes=None,
+                         oracle_allocations=None, reference_sizes=None, chunk_ends=[], traces={},
+                         checkpoints=[1000, 2000, 3000, 4000, 5000, 6000])
+    result.regime_switch = 2000
+    cases = {"steady": [0.99] * 6, "dips": [0.99, 0.6, 0.97, 0.94, 0.96, 0.97],
+             "never": [0.99, 0.6, 0.97, 0.96, 0.96, 0.9], "before": [0.5, 0.99, 0.99, 0.99, 0.99, 0.99]}
+    for name, ratios in cases.items():
+        result.traces[name] = PolicyTrace(name, None, None, adaptation=ratios)
+    assert result.rounds_to_recover("steady") == 0
+    assert result.rounds_to_recover("dips") == 3000   # back for good at round 5000
+    assert result.rounds_to_recover("never") is None
+    assert result.rounds_to_recover("before") == 0    # a dip before the switch does not count
