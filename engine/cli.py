@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("engine.calibration_command", "estimate venue liquidity profiles from trade prints or child outcomes"),
     "venues": ("sim_venues.command", "run simulated dark venues (FIX acceptors) from a config file"),
     "run": ("engine.run_command", "run the aggregator: trader sessions, venue sessions, learned sweeps"),
+    "order": ("engine.order_command", "send one parent order as a FIX trader and print its reports until it is done"),
     "demo": ("engine.demo", "the product end to end: sim venues, the engine, a trader sending parents, a summary"),
     "weights": ("engine.weights_command", "export the engine's live weights as study.json and a weight map"),
 }

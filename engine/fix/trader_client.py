@@ -334,9 +334,9 @@ def describe(report: TraderReport) -> str:
     at = report.received_at or time.time()
     clock = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
     line = (f"{clock}  {EXEC_TYPE_NAMES.get(report.exec_type, report.exec_type):<15} "
-            f"{ORD_STATUS_NAMES.get(report.ord_status, report.ord_status):<16}")
+            f"{ORD_STATUS_NAMES.get(report.ord_status, report.ord_status):<16} ")
     if report.exec_type == "F":
-        line += f" {report.last_qty:g} @ {report.last_px:g} on {report.last_mkt or '?'}"
+        line += f"{report.last_qty:g} @ {report.last_px:g} on {report.last_mkt or '?'}"
     line += f"  cum {report.cum_qty:g}  leaves {report.leaves_qty:g}  avg {report.avg_px:g}"
     if report.text:
         line += f"  {report.text}"

@@ -75,7 +75,7 @@ class TraderEdge(fix.Application):
             key = sessionID.toString()
             self._logged_on[key] = up
             self._bridge.put(TraderSessionChanged(SessionKey(key), up))
-            log.info("trader session logged on" if up else "trader session logged out", session=key)
+            log.debug("trader session logged on" if up else "trader session logged out", session=key)
         except Exception:  # noqa: BLE001 - see module docstring
             self._failed("onLogon" if up else "onLogout")
 

@@ -69,7 +69,7 @@ class VenueEdge(fix.Application):
             venue = self._names[sessionID.toString()]
             self._logged_on[venue] = up
             self._bridge.put(VenueSessionChanged(venue, up))
-            log.info("venue session logged on" if up else "venue session logged out", venue=venue)
+            log.debug("venue session logged on" if up else "venue session logged out", venue=venue)
         except Exception:  # noqa: BLE001 - see module docstring
             self._failed("onLogon" if up else "onLogout")
 

@@ -8,9 +8,12 @@ production, and blocking client waits go through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -22,6 +25,7 @@ from engine.domain.messages import (BusinessRefusal, CancelChild, CancelParent, 
                                     VenueCancelRefused, VenueOrderStatus, VenueReport, VenueReportKind,
                                     VenueSessionChanged)
 from engine.domain.orders import OrderType, RejectReason, Side, TimeInForce
+from engine import order_command
 from engine.fix import translate
 from engine.fix.gateway import FixGateway
 from engine.fix.trader_client import TraderClient
@@ -30,8 +34,12 @@ from tests.sim_venues.fix_client import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+PROJECT = Path(__file__).resolve().parents[2]
+
 TRADER = "TRADER1"
 SESSION = SessionKey(f"FIX.4.4:{ENGINE_COMP_ID}->{TRADER}")
+CLI_TRADER = "ORDERCLI"  # the trader `dark-agg order` logs on as in these tests
+CLI_SESSION = SessionKey(f"FIX.4.4:{ENGINE_COMP_ID}->{CLI_TRADER}")
 
 
 class RecordingInbox:
@@ -40,11 +48,13 @@ class RecordingInbox:
     def __init__(self) -> None:
         self.messages: list[object] = []
         self.fail_if = lambda message: False
+        self.respond = lambda message: None  # plays the order manager where a test needs answers
 
     def deliver(self, message: object) -> None:
         if self.fail_if(message):
             raise RuntimeError("inbox refused the message (test)")
         self.messages.append(message)
+        self.respond(message)
 
     def matching(self, message_type: type, /, where=lambda message: True, **attributes) -> list:
         return [m for m in self.messages if isinstance(m, message_type) and where(m)
@@ -73,7 +83,7 @@ class Edge:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def edge(make_engine_config):
     inbox = RecordingInbox()
-    config = make_engine_config()  # trader_store: file, as in production
+    config = make_engine_config(trader_sessions=[TRADER, CLI_TRADER])  # trader_store: file, as in production
     gateway = FixGateway(config, inbox)
     await gateway.start()
     trader = TraderClient("127.0.0.1", config.fix.trader_port, TRADER, ENGINE_COMP_ID, config.fix.data_dictionary)
@@ -283,6 +293,76 @@ async def test_a_failing_callback_is_counted_and_the_session_carries_on(edge, mo
     await edge.inbox.wait_for(CancelParent, cl_ord_id="AFTER-EXPLODE")
     assert edge.gateway.counters()["callback_errors"] == before + 1
     assert edge.trader.logged_on and not edge.inbox.matching(CancelParent, cl_ord_id="EXPLODE")
+
+
+# -- dark-agg order --------------------------------------------------------------------------------
+
+
+def _order_args(config_path: Path, *extra: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    order_command.configure(parser)
+    return parser.parse_args(["--config", str(config_path), "--side", "buy", "--qty", "1000", "--timeout", "10",
+                              *extra])
+
+
+def _order_config(folder: Path, trader_port: int) -> Path:
+    """An engine YAML as `dark-agg order` reads it: where the trader side listens, and its CompIDs."""
+    path = folder / "engine.yaml"
+    path.write_text(f"""
+market: {PROJECT / "config" / "markets" / "lse.yaml"}
+symbols: [{SYMBOL}]
+journal: journal.sqlite
+fix: {{trader: {{port: {trader_port}, sender_comp_id: {ENGINE_COMP_ID}, sessions: [{CLI_TRADER}], store: memory}}}}
+venues: [{{name: V1, port: 9, sender_comp_id: {ENGINE_COMP_ID}, target_comp_id: XNONE}}]
+""")
+    return path
+
+
+def _play_manager(edge: Edge):
+    """Answer each NewParent of the CLI trader like the manager would: rejected when the symbol is not
+    traded, otherwise pending new, new, a partial fill and a final fill."""
+    def respond(message) -> None:
+        if not (isinstance(message, NewParent) and message.spec.session == CLI_SESSION):
+            return
+        spec = message.spec
+        steps = ([(ReportKind.REJECTED, ParentStatus.REJECTED, 0, 0, {"reject_reason": RejectReason.UNKNOWN_SYMBOL,
+                                                                       "text": "unknown symbol"})]
+                 if spec.symbol != SYMBOL else
+                 [(ReportKind.PENDING_NEW, ParentStatus.PENDING_NEW, 0, 0, {}), (ReportKind.NEW, ParentStatus.NEW, 0, 0, {}),
+                  (ReportKind.TRADE, ParentStatus.PARTIALLY_FILLED, 400, 400, {"last_market": VenueName("FULL")}),
+                  (ReportKind.TRADE, ParentStatus.FILLED, 1000, 600, {"last_market": VenueName("SINGLE")})])
+        for number, (kind, status, cum, last, extra) in enumerate(steps):
+            edge.gateway.traders.report(ParentReport(
+                CLI_SESSION, "OCLI", spec.cl_ord_id, ExecId(f"{spec.cl_ord_id}-{number}"), kind, status, spec.side,
+                spec.symbol, spec.quantity, cum, spec.quantity - cum if status is not ParentStatus.REJECTED else 0,
+                20.0 if cum else 0.0, last_qty=last, last_px=20.0 if last else 0.0, **extra))
+    return respond
+
+
+async def test_dark_agg_order_prints_each_report_and_exits_by_outcome(edge, tmp_path, capsys):
+    config_path = _order_config(tmp_path, edge.gateway.config.fix.trader_port)
+    edge.inbox.respond = _play_manager(edge)
+    try:
+        filled = await asyncio.to_thread(order_command.run, _order_args(config_path, "--symbol", SYMBOL, "--limit", "21",
+                                                                        "--cl-ord-id", "CLI1"))
+        printed = capsys.readouterr().out.splitlines()
+        rejected = await asyncio.to_thread(order_command.run, _order_args(config_path, "--symbol", "NOPE.L"))
+    finally:
+        edge.inbox.respond = lambda message: None
+    assert filled == 0 and rejected == 1
+    spec = (await edge.inbox.wait_for(NewParent, where=lambda m: m.spec.cl_ord_id == "CLI1")).spec
+    assert (spec.session, spec.side, spec.quantity, spec.limit_price, spec.time_in_force) == (
+        CLI_SESSION, Side.BUY, 1000, 21.0, TimeInForce.DAY)
+    reports = [line for line in printed if re.match(r"\d\d:\d\d:\d\d\.\d{3}  ", line)]  # one per report
+    assert [line.split()[1] for line in reports] == ["PENDING_NEW", "NEW", "TRADE", "TRADE"]
+    assert "400 @ 20 on FULL" in reports[2] and "FILLED" in reports[3].split()
+
+
+async def test_dark_agg_order_without_an_engine_names_where_it_tried(tmp_path, capsys):
+    port = free_port()
+    code = await asyncio.to_thread(order_command.run, _order_args(_order_config(tmp_path, port), "--symbol", SYMBOL,
+                                                                  "--timeout", "1"))
+    assert code == 2 and f"127.0.0.1:{port}" in capsys.readouterr().err
 
 
 # -- lifecycle --------------------------------------------------------------------------------------
