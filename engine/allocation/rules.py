@@ -141,5 +141,5 @@ def systematic_round_reference(desired: np.ndarray, lot: np.ndarray, offset: flo
     lots = np.maximum(desired, 0.0) / lot
     whole = np.floor(lots)
     cumulative = np.cumsum(lots - whole)
-    start = cumulative - (lots - whole)
+    start = np.concatenate(([0.0], cumulative[:-1]))
     return (whole + np.ceil(cumulative - offset) - np.ceil(start - offset)) * lot
