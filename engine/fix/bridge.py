@@ -35,6 +35,7 @@ class LoopBridge:
         self._queue: deque = deque()
         self._scheduled = False
         self.delivered = 0
+        self.wakeups = 0  # drains run: delivered / wakeups is the mean batch size
         self.dropped = 0
         self.delivery_errors = 0
 
@@ -70,6 +71,7 @@ class LoopBridge:
 
     def _drain(self) -> None:
         self._scheduled = False
+        self.wakeups += 1
         queue, deliver = self._queue, self._inbox.deliver
         while True:
             try:

@@ -64,8 +64,8 @@ class FixGateway:
             self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader_store == "file"
                                   else fix.MemoryStoreFactory())
             self._trader_log = fix.FileLogFactory(self._trader_settings) if config.fix.message_log else None
-            self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store, self._trader_settings,
-                                                            self._trader_log))
+            self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store,
+                                                                    self._trader_settings, self._trader_log))
             self._initiator = None
             if venue_table.sessions:
                 self._venue_settings = build_session_settings(venue_table)
@@ -141,8 +141,8 @@ class FixGateway:
                 "venue_messages_in": venues.received, "venue_messages_out": venues.sent,
                 "send_failures": traders.send_failures + venues.send_failures,
                 "callback_errors": traders.callback_errors + venues.callback_errors,
-                "venue_rejects": venues.rejects, "delivered": bridge.delivered, "dropped": bridge.dropped,
-                "delivery_errors": bridge.delivery_errors}
+                "venue_rejects": venues.rejects, "delivered": bridge.delivered, "wakeups": bridge.wakeups,
+                "dropped": bridge.dropped, "delivery_errors": bridge.delivery_errors}
 
 
 def _arguments(application, store, settings, log_factory) -> list:

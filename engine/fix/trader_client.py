@@ -115,17 +115,23 @@ class _Application(fix.Application):
     def toApp(self, message, sessionID): pass
 
     def onLogon(self, sessionID):
-        self._client._session_changed(True)
+        try:
+            self._client._session_changed(True)
+        except Exception:  # noqa: BLE001 - never let an exception end QuickFIX's thread
+            self._client.errors += 1
 
     def onLogout(self, sessionID):
-        self._client._session_changed(False)
+        try:
+            self._client._session_changed(False)
+        except Exception:  # noqa: BLE001
+            self._client.errors += 1
 
     def fromAdmin(self, message, sessionID):
         try:
             text = message.toString()
             if "\x0135=3\x01" in text or "\x0135=5\x01" in text:
                 self._client._admin(text)
-        except Exception:  # noqa: BLE001 - never let an exception end QuickFIX's thread
+        except Exception:  # noqa: BLE001
             self._client.errors += 1
 
     def fromApp(self, message, sessionID):
@@ -170,17 +176,23 @@ class TraderClient:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> "TraderClient":
-        """Starts connecting (returns at once; see :meth:`wait_logged_on`)."""
+        """Starts connecting (returns at once; see :meth:`wait_logged_on`). A client starts once."""
+        if self._initiator is None:
+            raise RuntimeError("this TraderClient was stopped; make a new one")
         if not self._started:
             self._initiator.start()
             self._started = True
         return self
 
     def stop(self) -> None:
-        """Logs out and stops (about 1-2 s). Never call it from ``on_report``."""
+        """Logs out and stops (about 1-2 s). Never call it from ``on_report``. Releases the session,
+        so another client with the same CompIDs can log on from this process. Idempotent."""
+        if self._initiator is None:
+            return
         if self._started:
             self._started = False
             self._initiator.stop()
+        self._initiator = None  # deletes QuickFIX's session: its SessionID is free again
 
     def __enter__(self) -> "TraderClient":
         return self.start()

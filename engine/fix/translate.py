@@ -116,21 +116,21 @@ def parse_utc_timestamp(text: str) -> float | None:
         return None
 
 
-_stamp_second = -1
-_stamp_prefix = ""
+_stamp_cache = (-1, "")  # (second, its formatted prefix): one tuple, so threads never see half an update
 
 
 def utc_timestamp(now: float | None = None) -> str:
     """FIX UTCTimestamp with milliseconds, e.g. ``20260101-10:00:00.123`` (the formatted second is
     cached: strftime costs more than the rest of a message)."""
-    global _stamp_second, _stamp_prefix
+    global _stamp_cache
     now = time.time() if now is None else now
     second = int(now)
-    if second != _stamp_second:
-        _stamp_prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
-        _stamp_second = second
+    cached_second, prefix = _stamp_cache
+    if second != cached_second:
+        prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
+        _stamp_cache = (second, prefix)
     millis = min(999, int((now - second) * 1000 + 1e-6))  # 1.9 s is 899.99999 ms in binary
-    return f"{_stamp_prefix}.{millis:03d}"
+    return f"{prefix}.{millis:03d}"
 
 
 # -- formatting helpers ---------------------------------------------------------------------------

@@ -20,12 +20,14 @@ SYMBOL = "TEST.L"
 REFERENCE_PRICE = 20.0
 
 # name -> (liquidity profile, sim venue entry). FULL fills any child up to 1000 shares; EMPTY almost
-# never fills; SINGLE fills up to 300 in one final report without a New.
+# never fills; SINGLE fills up to 300 in one final report without a New; FLAKY is FULL for tests that
+# inject faults (sim_host.set_faults).
 ENGINE_TEST_VENUES: dict[str, tuple[dict, dict]] = {
     "FULL": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000), {}),
     "EMPTY": (dict(fill_probability=0.001, tail_exponent=1.5, min_size=1, max_size=2), {}),
     "SINGLE": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=300, max_size=400),
                {"report_style": "single_final", "ack_new": False}),
+    "FLAKY": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000), {}),
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,8 @@ from engine.domain.messages import (BusinessRefusal, CancelChild, CancelParent, 
 from engine.domain.orders import OrderType, RejectReason, Side, TimeInForce
 from engine import order_command
 from engine.fix import translate
-from engine.fix.gateway import FixGateway
+from engine.fix.bridge import LoopBridge
+from engine.fix.gateway import FixGateway, GatewayError
 from engine.fix.trader_client import TraderClient
 from tests.engine.conftest import ENGINE_COMP_ID, ENGINE_TEST_VENUES, SYMBOL
 from tests.sim_venues.fix_client import free_port
@@ -71,6 +74,14 @@ class RecordingInbox:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {message_type.__name__} {attributes} within {timeout} s; got {self.messages[-5:]}")
             await asyncio.sleep(0.005)
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.005)
 
 
 @dataclass
@@ -157,6 +168,21 @@ async def test_a_cancel_is_refused_too_late_for_a_done_child_and_unknown_for_a_s
                                      Symbol(SYMBOL), 100))
     unknown = await edge.inbox.wait_for(VenueCancelRefused, child_id=stranger)
     assert not unknown.too_late and unknown.text
+
+
+async def test_a_venue_that_drops_the_connection_is_down_until_it_logs_on_again(edge, sim_host):
+    from sim_venues.config import FaultConfig
+
+    venues, inbox = edge.gateway.venues, edge.inbox
+    flaky = VenueName("FLAKY")
+    sim_host.set_faults("FLAKY", FaultConfig(disconnect_after_orders=1))  # fires once
+    assert venues.submit(SubmitChild(flaky, ChildId("P21.1.FLAKY"), Side.BUY, Symbol(SYMBOL), 100, None, None))
+    await inbox.wait_for(VenueSessionChanged, venue=flaky, logged_on=False)
+    assert not venues.logged_on(flaky)
+    assert not venues.submit(SubmitChild(flaky, ChildId("P21.2.FLAKY"), Side.BUY, Symbol(SYMBOL), 100, None, None))
+    await until(lambda: len(inbox.matching(VenueSessionChanged, venue=flaky, logged_on=True)) == 2, timeout=10)
+    assert venues.submit(SubmitChild(flaky, ChildId("P21.3.FLAKY"), Side.BUY, Symbol(SYMBOL), 100, None, None))
+    await inbox.wait_for(VenueReport, child_id="P21.3.FLAKY", status=VenueOrderStatus.FILLED)
 
 
 async def test_sending_to_an_unknown_venue_answers_false(edge):
@@ -295,6 +321,33 @@ async def test_a_failing_callback_is_counted_and_the_session_carries_on(edge, mo
     assert edge.trader.logged_on and not edge.inbox.matching(CancelParent, cl_ord_id="EXPLODE")
 
 
+# -- the bridge on its own ------------------------------------------------------------------------
+
+
+async def test_the_bridge_delivers_a_burst_in_order_with_few_wakeups():
+    inbox = RecordingInbox()
+    bridge = LoopBridge(inbox)
+    bridge.bind(asyncio.get_running_loop())
+    burst = threading.Thread(target=lambda: [bridge.put(number) for number in range(5000)])
+    burst.start()
+    await asyncio.to_thread(burst.join)
+    deadline = time.monotonic() + 5
+    while len(inbox.messages) < 5000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    assert inbox.messages == list(range(5000))
+    assert bridge.wakeups < 5000 and bridge.dropped == 0
+
+
+async def test_the_bridge_drops_and_counts_when_the_loop_is_gone():
+    bridge = LoopBridge(RecordingInbox())
+    bridge.put("before any loop")
+    closed = asyncio.new_event_loop()
+    closed.close()
+    bridge.bind(closed)
+    bridge.put("after the loop closed")
+    assert bridge.dropped == 2 and bridge.pending == 0
+
+
 # -- dark-agg order --------------------------------------------------------------------------------
 
 
@@ -366,6 +419,18 @@ async def test_dark_agg_order_without_an_engine_names_where_it_tried(tmp_path, c
 
 
 # -- lifecycle --------------------------------------------------------------------------------------
+
+
+async def test_a_trader_port_in_use_is_a_gateway_error_naming_it(make_engine_config):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        config = make_engine_config(trader_port=port, trader_sessions=["SQUATTED"], trader_store="memory", venues=())
+        gateway = FixGateway(config, RecordingInbox())
+        with pytest.raises(GatewayError, match=str(port)):
+            await gateway.start()
+        await asyncio.wait_for(gateway.stop(), timeout=5)
 
 
 async def test_stop_is_prompt_idempotent_and_frees_the_session_ids(make_engine_config):
