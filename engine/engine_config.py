@@ -61,6 +61,7 @@ class SweepConfig:
     interval_ms: float = 20.0    # wait between two sweeps of one parent
     cancel_retry_ms: float = 500.0
     max_in_flight: int = 4       # sweeps in flight at once, across parents
+    max_interval_ms: float = 1000.0  # the interval doubles after each empty sweep, up to this
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +164,8 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
 
 def _sweep(entry: Any) -> SweepConfig:
     entry = mapping(entry, "sweep")
-    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight"}, set(), "sweep")
+    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight", "max_interval_ms"}, set(),
+               "sweep")
     values = {key: number(value, f"sweep.{key}", positive=key != "interval_ms") for key, value in entry.items()
               if key != "max_in_flight"}
     if "max_in_flight" in entry:

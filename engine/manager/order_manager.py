@@ -294,6 +294,7 @@ class OrderManager:
 
     async def _work(self, parent: ParentOrder) -> None:
         log_ = log.bind(parent=parent.parent_id)
+        empty_sweeps = 0
         while not self._stopping:
             if self._finish_if_due(parent):
                 break
@@ -303,8 +304,9 @@ class OrderManager:
                 outcome = self.runner.start(parent, self.clock())
                 if isinstance(outcome, Sweep):
                     await outcome.done.wait()
-                    self.runner.finish(outcome, self.clock())
+                    row = self.runner.finish(outcome, self.clock())
                     self.journal.record_parent(parent)
+                    empty_sweeps = 0 if sum(row.filled) else empty_sweeps + 1
             if isinstance(outcome, Sweep):
                 if self._finish_if_due(parent):
                     break
@@ -315,11 +317,19 @@ class OrderManager:
                 # nothing in flight could free more shares: this parent cannot be worked further
                 self._end(parent, ParentTrigger.CANCEL, f"not worked further: {outcome.value}")
                 break
-            pause = self.config.sweep.interval_ms / 1000.0 if isinstance(outcome, Sweep) else _IDLE_RETRY_SECONDS
-            await self._pause(parent, pause)
+            await self._pause(parent, self._pause_after(outcome, empty_sweeps))
         log_.debug("parent task ends", state=parent.state.value)
         if parent.is_final:
             self._forget_later(parent)
+
+    def _pause_after(self, outcome: Sweep | Skipped, empty_sweeps: int) -> float:
+        """The sweep interval, doubled after each sweep in a row that filled nothing (up to
+        ``max_interval_ms``): a parent the dark cannot fill now (a limit away from the midpoint, no
+        contra) stops hammering every venue, and one fill brings it back to full speed."""
+        if not isinstance(outcome, Sweep):
+            return _IDLE_RETRY_SECONDS
+        sweep = self.config.sweep
+        return min(sweep.interval_ms * 2.0 ** min(empty_sweeps, 30), sweep.max_interval_ms) / 1000.0
 
     def _finish_if_due(self, parent: ParentOrder) -> bool:
         now = self.clock()

@@ -3,6 +3,7 @@ cancel and replace, trader-side rejects, and the reports the trader sees."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -177,3 +178,19 @@ async def test_a_single_report_ending_fills_and_closes_the_child(tmp_path):
             h.deliver(trade(command, 100, 100, final=True))
         final = await until(lambda: h.traders.final(cl))
         assert final.cum_qty == 300 and final.kind is ReportKind.CANCELED
+
+
+async def test_sweeps_back_off_while_nothing_fills_and_return_to_full_speed_after_a_fill(tmp_path):
+    async with Harness(tmp_path, sweep={"deadline_ms": 100, "interval_ms": 10, "max_interval_ms": 80}) as h:
+        h.order(900)
+        started = []
+        for sweep in range(1, 6):  # empty sweeps: the pause doubles 10, 20, 40, 80, 80 ms
+            sent = await h.children(3 * sweep, timeout=3)
+            started.append(asyncio.get_running_loop().time())
+            answer_all(h, sent[-3:], fraction=0.0)
+        gaps = [b - a for a, b in zip(started, started[1:])]
+        assert gaps[-1] > 2.5 * gaps[0]
+        answer_all(h, (await h.children(18, timeout=3))[-3:], fraction=0.2)  # a fill: full speed again
+        before = asyncio.get_running_loop().time()
+        await h.children(21, timeout=3)
+        assert asyncio.get_running_loop().time() - before < 0.06
