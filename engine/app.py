@@ -14,10 +14,12 @@ import dataclasses
 import sys
 import time
 
+import numpy as np
 import structlog
 
 from engine.allocation.policies import PolicyError
 from engine.allocation.registry import make_policy
+from engine.allocation.rules import VenueRules
 from engine.domain.ids import IdFactory
 from engine.engine_config import EngineConfig
 from engine.manager.order_manager import OrderManager
@@ -54,6 +56,16 @@ def restore_weights(weights: WeightBook, config: EngineConfig) -> int:
     return len(usable)
 
 
+def _warm_up(weights: WeightBook, config: EngineConfig) -> None:
+    """One allocation and one update on a throwaway policy: numba loads its compiled kernels now
+    (about 0.3 s) instead of inside the first trader's first sweep."""
+    symbol = config.symbols[0]
+    rules = VenueRules.of(tuple(v.profile for v in config.venues))
+    allocation = weights.allocate(symbol, config.market.order_size_range()[1], rules,
+                                  np.ones(len(config.venues), dtype=np.bool_))
+    weights.observe(symbol, allocation, np.zeros(len(config.venues)))
+
+
 class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -81,7 +93,9 @@ class Engine:
         ids = IdFactory(f"{int(time.time() * 1000):x}-")
         self.manager = OrderManager(config, self.gateway.venues, self.gateway.traders, self.journal, weights, ids)
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()
+        _warm_up(build_weights(config), config)
         self.manager.start(used)
+        self.manager.runner.snapshot_weights(time.time())  # `dark-agg weights` works from the start
         await self.gateway.start(asyncio.get_running_loop())
         missing = await self._wait_for_venues(VENUE_LOGON_WAIT_SECONDS)
         if missing:

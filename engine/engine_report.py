@@ -35,13 +35,15 @@ class RunSummary:
     certified_share: float     # sweeps where no other split could have filled more
     latency_p50_ms: float
     latency_p99_ms: float
+    sweeps_per_second: float   # over the run: latencies above include the queueing this load causes
 
     def lines(self) -> list[str]:
         return [f"parents: {self.parents} ({self.parents_done} done), filled share {self.filled_share:.3f}",
                 f"sweeps: {self.sweeps} ({self.learned_sweeps} taught the weights)",
                 f"fill / oracle expected fill for the same sweep sizes: {self.fill_over_oracle:.3f}",
                 f"certified no-regret share: {self.certified_share:.3f}",
-                f"sweep latency: p50 {self.latency_p50_ms:.2f} ms, p99 {self.latency_p99_ms:.2f} ms"]
+                f"sweep latency: p50 {self.latency_p50_ms:.2f} ms, p99 {self.latency_p99_ms:.2f} ms "
+                f"(at {self.sweeps_per_second:.0f} sweeps/s; `make bench` measures it unloaded)"]
 
 
 def engine_market(config: EngineConfig) -> MarketProfile:
@@ -61,7 +63,13 @@ def summarise(config: EngineConfig, since: float = 0.0) -> RunSummary:
         sweeps=len(rows), learned_sweeps=sum(r.learned for r in rows),
         fill_over_oracle=fill_over_oracle(rows, engine_market(config)),
         certified_share=float(np.mean([r.certified for r in rows])) if rows else float("nan"),
-        latency_p50_ms=float(np.nanpercentile(latencies, 50)), latency_p99_ms=float(np.nanpercentile(latencies, 99)))
+        latency_p50_ms=float(np.nanpercentile(latencies, 50)), latency_p99_ms=float(np.nanpercentile(latencies, 99)),
+        sweeps_per_second=_rate([r.started_at for r in rows]))
+
+
+def _rate(times: list[float]) -> float:
+    span = max(times) - min(times) if len(times) > 1 else 0.0
+    return (len(times) - 1) / span if span > 0 else float("nan")
 
 
 def fill_over_oracle(rows: list[SweepRow], market: MarketProfile) -> float:
