@@ -53,18 +53,8 @@ def settings_table(config: HostConfig) -> tuple[dict[str, str], list[tuple[tuple
 
 
 def build_session_settings(config: HostConfig):
-    import quickfix as fix
+    from engine.fix.settings import SettingsTable
+    from engine.fix.settings import build_session_settings as build
 
     defaults, sessions = settings_table(config)
-    settings = fix.SessionSettings()
-    settings.set(_dictionary(fix, defaults))
-    for (begin, sender, target), section in sessions:
-        settings.set(fix.SessionID(begin, sender, target), _dictionary(fix, section))
-    return settings
-
-
-def _dictionary(fix, values: dict[str, str]):
-    dictionary = fix.Dictionary()
-    for key, value in values.items():
-        dictionary.setString(key, value)
-    return dictionary
+    return build(SettingsTable(defaults, sessions))

@@ -8,10 +8,11 @@ report; the session header is filled in by ``sendToTarget``.
 
 from __future__ import annotations
 
-import math
 import time
 
 import quickfix as fix
+
+from engine.fix.translate import parse_number
 
 from sim_venues.matching import CancelRequest, NewOrder, StatusRequest
 from sim_venues.venue import CancelReject, ExecReport
@@ -47,18 +48,8 @@ def new_order_from_fix(message: fix.Message) -> NewOrder:
         if tag in _ORDER_TAGS and tag not in fields:
             fields[tag] = value
     get = fields.get
-    return NewOrder(get("11", ""), get("54", ""), get("55"), _parse_number(get("38")), get("40"), get("18"),
-                    get("59"), _parse_number(get("110")), _parse_number(get("44")))
-
-
-def _parse_number(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
+    return NewOrder(get("11", ""), get("54", ""), get("55"), parse_number(get("38")), get("40"), get("18"),
+                    get("59"), parse_number(get("110")), parse_number(get("44")))
 
 
 def cancel_request_from_fix(message: fix.Message) -> CancelRequest:

@@ -87,7 +87,7 @@ def fields_of(text: str) -> dict[str, str]:
     return fields
 
 
-def _number(text: str | None) -> float | None:
+def parse_number(text: str | None) -> float | None:
     """None when absent, NaN when unreadable (the domain checks refuse NaN)."""
     if text is None:
         return None
@@ -100,7 +100,7 @@ def _number(text: str | None) -> float | None:
 
 def _whole(text: str | None) -> int | None:
     """A whole number (``100`` or ``100.0``), else None."""
-    value = _number(text)
+    value = parse_number(text)
     if value is None or math.isnan(value) or not value.is_integer():
         return None
     return int(value)
@@ -218,7 +218,7 @@ def new_parent(fields: dict[str, str], session: SessionKey) -> NewParent | Inval
         if min_qty is None:
             return invalid(RejectReason.INCORRECT_QUANTITY, f"MinQty (110) {fields['110']!r} must be a whole number")
     spec = ParentSpec(session=session, cl_ord_id=cl_ord_id, side=side, symbol=Symbol(symbol), quantity=quantity,
-                      order_type=order_type, time_in_force=time_in_force, limit_price=_number(fields.get("44")),
+                      order_type=order_type, time_in_force=time_in_force, limit_price=parse_number(fields.get("44")),
                       expire_at=expire_at, min_qty=min_qty)
     return NewParent(spec)
 
@@ -314,7 +314,7 @@ def venue_report(fields: dict[str, str], venue: VenueName) -> VenueReport:
         venue=venue, child_id=get("41") or get("11", ""), exec_id=get("17", ""),
         kind=VENUE_REPORT_KINDS.get(exec_type, VenueReportKind.OTHER),
         status=VENUE_ORDER_STATUSES.get(status, VenueOrderStatus.OTHER),
-        last_qty=_number(get("32")) or 0.0, last_px=_number(get("31")) or 0.0,
-        cum_qty=_number(get("14")), leaves_qty=_number(get("151")), avg_px=_number(get("6")),
+        last_qty=parse_number(get("32")) or 0.0, last_px=parse_number(get("31")) or 0.0,
+        cum_qty=parse_number(get("14")), leaves_qty=parse_number(get("151")), avg_px=parse_number(get("6")),
         unknown_order=exec_type == "I" and status == "8", text=get("58"))
 
