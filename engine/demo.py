@@ -52,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=args.parents, desc="parents", unit="parent") as progress:
             sent = _trade(config, args, progress)
     finally:
-        if engine is not None:
-            engine.stop()
-        venues.stop()
+        engine_exit = engine.stop() if engine is not None else None
+        venues_exit = venues.stop()
     summary = summarise(config, since=started)
-    print(f"\n{sent} parents sent in {time.time() - started:.1f} s (engine stopped cleanly)")
+    clean = engine_exit == 0 and venues_exit == 0
+    print(f"\n{sent} parents sent in {time.time() - started:.1f} s; engine exit {engine_exit}, venues exit "
+          f"{venues_exit}{' (clean stop)' if clean else ' (see the logs)'}")
     for line in summary.lines():
         print("  " + line)
     try:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
               f" over {len(document['sizes'])} sizes -> {out}/weights/weights_map.png")
     except LookupError as error:
         print(f"  no weights exported: {error}", file=sys.stderr)
-    return 0 if summary.parents_done == summary.parents == sent else 1
+    return 0 if clean and summary.parents_done == summary.parents == sent else 1
 
 
 def _trade(config, args, progress) -> int:

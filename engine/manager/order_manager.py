@@ -293,7 +293,10 @@ class OrderManager:
             self.failed.set()
 
     async def _work(self, parent: ParentOrder) -> None:
-        log_ = log.bind(parent=parent.parent_id)
+        # each task runs in its own copy of the context: every event logged while working this
+        # parent (sweeps, withdrawals, its end) carries its id without passing it around
+        structlog.contextvars.bind_contextvars(parent=parent.parent_id, symbol=parent.spec.symbol)
+        log_ = log
         empty_sweeps = 0
         while not self._stopping:
             if self._finish_if_due(parent):

@@ -5,7 +5,7 @@ are enabled and logged on, sends one midpoint-pegged IOC child per venue with sh
 every child's final report or the sweep's deadline, whichever comes first. Children still open at
 the deadline are withdrawn (a cancel is sent) and marked as timed out: their quantity stays reserved
 on the parent until the venue answers, and their outcome teaches the weights nothing, because a
-missing report is not a censored observation of liquidity. The others' (sent, filled) pairs are fed
+missing report is not a censored observation of liquidity (nor is a venue's reject). The others' (sent, filled) pairs are fed
 to the policy, and the hindsight certificate is computed for the log and the journal.
 """
 
@@ -23,7 +23,7 @@ import structlog
 from engine.allocation.certificate import no_regret_possible
 from engine.allocation.policies import Allocation
 from engine.allocation.rules import VenueRules
-from engine.domain.child import ChildOrder, ChildTrigger
+from engine.domain.child import ChildOrder, ChildState, ChildTrigger
 from engine.domain.ids import ChildId, IdFactory, VenueName, child_id
 from engine.domain.messages import CancelChild, SubmitChild
 from engine.domain.parent import ParentOrder
@@ -140,6 +140,8 @@ class SweepRunner:
             if not child.is_final:
                 self._withdraw(child, now)
                 timed_out[index] = True
+                continue
+            if child.state is ChildState.REJECTED:  # the venue refused the order: no news about liquidity
                 continue
             sent[index] = child.quantity
             filled[index] = child.cum_qty

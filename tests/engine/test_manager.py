@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from engine.domain.child import ChildState
 from engine.domain.messages import (CancelParent, ParentStatus, ParentStatusQuery, ReplaceParent, ReportKind,
-                                    UnsupportedMessage)
+                                    UnsupportedMessage, VenueOrderStatus, VenueReport, VenueReportKind)
 from engine.domain.orders import OrderType, RejectReason, Side, TimeInForce
 from tests.engine.fakes import SESSION, Harness, answer_all, canceled, trade, until
 
@@ -194,3 +195,22 @@ async def test_sweeps_back_off_while_nothing_fills_and_return_to_full_speed_afte
         before = asyncio.get_running_loop().time()
         await h.children(21, timeout=3)
         assert asyncio.get_running_loop().time() - before < 0.06
+
+
+async def test_a_venue_reject_ends_the_child_teaches_nothing_and_the_parent_goes_on(tmp_path):
+    async with Harness(tmp_path) as h:
+        learned = []
+        observe = h.weights.observe
+        h.weights.observe = lambda symbol, allocation, filled: (learned.append(allocation.children.copy()),
+                                                                observe(symbol, allocation, filled))
+        cl = h.order(900)
+        a, b, c = await h.children(3)
+        h.deliver(VenueReport("A", a.child_id, "R1", VenueReportKind.REJECTED, VenueOrderStatus.REJECTED,
+                              cum_qty=0, leaves_qty=0, text="below the venue's minimum"))
+        answer_all(h, [b, c])
+        assert h.manager.children[a.child_id].state is ChildState.REJECTED
+        second = (await h.children(4))[3:]
+        assert sum(x.quantity for x in second) == a.quantity  # A's shares came back to the parent
+        assert learned[0][0] == 0 and learned[0][1] > 0       # A's reject taught nothing
+        answer_all(h, second)
+        assert (await until(lambda: h.traders.final(cl))).status is ParentStatus.FILLED
