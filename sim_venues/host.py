@@ -29,7 +29,7 @@ from sim_venues.application import VenueApplication, VenueSession
 from sim_venues.config import FaultConfig, HostConfig, VenueConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
-from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng
+from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng, warm_up
 from sim_venues.matching import VenueRules
 from sim_venues.pricing import MidpointWalk
 from sim_venues.scheduler import Scheduler
@@ -86,6 +86,7 @@ class VenueHost:
 
     def start(self) -> None:
         """Binds every port before returning (QuickFIX opens the sockets in start())."""
+        warm_up()
         self._acceptor.start()
         self._started = True
 
