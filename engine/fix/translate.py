@@ -295,7 +295,10 @@ def order_status_request(command: QueryChild) -> str:
 
 
 def venue_message(text: str, venue: VenueName) -> VenueReport | VenueCancelRefused | Ignored:
-    fields = fields_of(text)
+    return venue_message_fields(fields_of(text), venue)
+
+
+def venue_message_fields(fields: dict[str, str], venue: VenueName) -> VenueReport | VenueCancelRefused | Ignored:
     msg_type = fields.get("35", "")
     if msg_type == "8":
         return venue_report(fields, venue)
