@@ -150,12 +150,15 @@ class Journal:
                 self._wake.clear()
                 with self._lock:
                     batch, self._pending = self._pending, []
-                statements = [item for item in batch if isinstance(item, tuple)]
-                if statements:
+                by_statement: dict[str, list[tuple]] = {}  # each table's rows keep their order
+                for item in batch:
+                    if isinstance(item, tuple):
+                        by_statement.setdefault(item[0], []).append(item[1])
+                if by_statement:
                     try:
-                        with connection:
-                            for sql, values in statements:
-                                connection.execute(sql, values)
+                        with connection:  # executemany binds in C: the GIL is held far less per row
+                            for sql, rows in by_statement.items():
+                                connection.executemany(sql, rows)
                     except sqlite3.Error as error:  # recorded; flush() reports it
                         self._failed = error
                 for item in batch:
