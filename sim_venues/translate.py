@@ -8,11 +8,10 @@ report; the session header is filled in by ``sendToTarget``.
 
 from __future__ import annotations
 
-import time
 
 import quickfix as fix
 
-from engine.fix.translate import parse_number
+from engine.fix.translate import parse_number, utc_timestamp
 
 from sim_venues.matching import CancelRequest, NewOrder, StatusRequest
 from sim_venues.venue import CancelReject, ExecReport
@@ -105,12 +104,6 @@ def execution_report_to_fix(report: ExecReport, transact_time: str | None = None
 
 
 _ER_PREFIX = "8=FIX.4.4\x019=0\x0135=8\x01"
-
-
-def utc_timestamp() -> str:
-    """FIX UTCTimestamp with milliseconds, e.g. 20260101-10:00:00.123."""
-    now = time.time()
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
 
 
 def cancel_reject_to_fix(reject: CancelReject) -> fix.Message:
