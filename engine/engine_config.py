@@ -62,6 +62,7 @@ class SweepConfig:
     cancel_retry_ms: float = 500.0
     max_in_flight: int = 4       # sweeps in flight at once, across parents
     max_interval_ms: float = 1000.0  # the interval doubles after each empty sweep, up to this
+    reject_bench_ms: float = 30000.0  # a venue rejecting 5 children in a row sits out this long
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +165,8 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
 
 def _sweep(entry: Any) -> SweepConfig:
     entry = mapping(entry, "sweep")
-    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight", "max_interval_ms"}, set(),
+    check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight", "max_interval_ms",
+                       "reject_bench_ms"}, set(),
                "sweep")
     values = {key: number(value, f"sweep.{key}", positive=key != "interval_ms") for key, value in entry.items()
               if key != "max_in_flight"}

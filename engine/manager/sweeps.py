@@ -33,6 +33,7 @@ from engine.manager.weights import WeightBook
 from engine.store import Journal, SweepRow
 
 log = structlog.get_logger("engine.sweep")
+REJECTS_BEFORE_BENCH = 5
 
 
 class Skipped(Enum):
@@ -78,16 +79,28 @@ class SweepRunner:
         self.children: dict[ChildId, ChildOrder] = {}
         self.sweep_of: dict[ChildId, Sweep] = {}
         self.learned_sweeps = 0
+        self.rejects_in_a_row = np.zeros(len(config.venues), dtype=np.int64)
+        self.benched_until = np.zeros(len(config.venues))  # wall clock; 0 = available
 
-    def available(self) -> np.ndarray:
+    def available(self, now: float) -> np.ndarray:
         logged_on = np.array([self.venues.logged_on(name) for name in self.venue_names], dtype=np.bool_)
-        return self.enabled & logged_on
+        return self.enabled & logged_on & (self.benched_until <= now)
+
+    def _count_reject(self, index: int, rejected: bool, now: float) -> None:
+        """A venue that rejects ``REJECTS_BEFORE_BENCH`` children in a row (a rule we do not know, a
+        symbol it does not trade) sits out ``bench_seconds`` instead of refusing every sweep."""
+        self.rejects_in_a_row[index] = self.rejects_in_a_row[index] + 1 if rejected else 0
+        if self.rejects_in_a_row[index] >= REJECTS_BEFORE_BENCH:
+            self.rejects_in_a_row[index] = 0
+            self.benched_until[index] = now + self.config.sweep.reject_bench_ms / 1000.0
+            log.warning("venue benched after repeated rejects", venue=self.venue_names[index],
+                        seconds=self.config.sweep.reject_bench_ms / 1000.0)
 
     def start(self, parent: ParentOrder, now: float) -> Sweep | Skipped:
         quantity = parent.unreserved
         if quantity <= 0:
             return Skipped.NOTHING_FREE
-        available = self.available()
+        available = self.available(now)
         if not available.any():
             return Skipped.NO_VENUE
         trader_minimum = self._trader_minimum(parent, quantity)
@@ -141,6 +154,7 @@ class SweepRunner:
                 self._withdraw(child, now)
                 timed_out[index] = True
                 continue
+            self._count_reject(index, child.state is ChildState.REJECTED, now)
             if child.state is ChildState.REJECTED:  # the venue refused the order: no news about liquidity
                 continue
             sent[index] = child.quantity

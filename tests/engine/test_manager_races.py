@@ -176,3 +176,23 @@ def _play(h, command, actions) -> None:
         elif action == "unknown":
             h.deliver(VenueReport(command.venue, command.child_id + "x", "U", VenueReportKind.TRADE,
                                   VenueOrderStatus.FILLED, last_qty=step, last_px=25.0, cum_qty=step))
+
+
+async def test_a_venue_that_keeps_rejecting_is_benched_for_a_while(tmp_path):
+    async with Harness(tmp_path, sweep={"deadline_ms": 100, "interval_ms": 1, "reject_bench_ms": 60000}) as h:
+        cl = h.order(50_000)
+        handled = 0
+        for _ in range(5):  # A rejects every child; B and C fill nothing
+            await h.children(handled + 3)
+            for command in h.venues.submitted[handled:handled + 3]:
+                if command.venue == "A":
+                    h.deliver(VenueReport("A", command.child_id, f"R-{command.child_id}", VenueReportKind.REJECTED,
+                                          VenueOrderStatus.REJECTED, cum_qty=0, leaves_qty=0, text="no"))
+                else:
+                    h.deliver(canceled(command))
+            handled += 3
+        sixth = await until(lambda: h.venues.submitted[handled:])
+        assert {c.venue for c in sixth} == {"B", "C"}
+        h.deliver(CancelParent(SESSION, "STOP", cl))
+        answer_all(h, sixth, fraction=0.0)
+        await until(lambda: h.traders.final("STOP"))
