@@ -21,9 +21,6 @@ from engine.engine_config import EngineConfig
 from engine.manager.weights import MARKET_KEY
 from engine.store import SweepRow, latest_weights, parents_since, sweeps
 
-EVALUATION_SIZES = 32
-
-
 @dataclass(frozen=True)
 class RunSummary:
     parents: int
@@ -86,6 +83,8 @@ def fill_over_oracle(rows: list[SweepRow], market: MarketProfile) -> float:
 def export_weights(config: EngineConfig, out: Path, symbol: str | None = None) -> dict:
     """The live weights (newest journal snapshot) as study.json and weights_map.png in ``out``."""
     from engine.study.plots import plot_weight_maps
+    from engine.study.report import allocation_rows
+    from engine.study.runner import evaluation_sizes, policy_allocation
 
     snapshots = latest_weights(config.journal)
     key = symbol or MARKET_KEY
@@ -99,12 +98,10 @@ def export_weights(config: EngineConfig, out: Path, symbol: str | None = None) -
     policy = build_weights(config).market
     policy.restore(snapshot)
     market = engine_market(config)
-    low, high = market.order_size_range()
-    sizes = np.unique(np.round(np.geomspace(low, high, EVALUATION_SIZES))).astype(np.int64)
+    sizes = evaluation_sizes(market)
     rules = VenueRules.of(market)
     everywhere = np.ones(len(market.venues), dtype=np.bool_)
-    mine = np.array([policy.desired_allocation(int(v), rules, everywhere) if policy.randomises_rounding
-                     else policy.allocate(int(v), rules, everywhere).children for v in sizes], dtype=np.float64)
+    mine = np.array([policy_allocation(policy, int(v), rules, everywhere) for v in sizes])
     truth = LiquidityParams.of(market)
     oracle = np.array([oracle_allocation(int(v), truth, rules.max_order_size) for v in sizes])
     rows = [r for r in sweeps(config.journal) if symbol is None or r.symbol == symbol]
@@ -115,7 +112,7 @@ def export_weights(config: EngineConfig, out: Path, symbol: str | None = None) -
         "seed": config.seed,
         "sizes": [int(v) for v in sizes],
         "policies": {policy_name: {
-            "allocations": [[round(float(x), 3) for x in row] for row in mine],
+            "allocations": allocation_rows(mine),
             "fill_ratio_last_10pct": fill_over_oracle(rows[int(len(rows) * 0.9):], market),
             "certified_no_regret": float(np.mean([r.certified for r in rows])) if rows else float("nan"),
             "us_per_round": None,  # live weights: timing is the benchmark's business
@@ -123,7 +120,7 @@ def export_weights(config: EngineConfig, out: Path, symbol: str | None = None) -
             "expected_fill_ratio_min": float(np.min(ratios)),
             "symbol": symbol or "market",
         }},
-        "oracle": {"allocations": [[round(float(x), 3) for x in row] for row in oracle]},
+        "oracle": {"allocations": allocation_rows(oracle)},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(document, indent=1))

@@ -23,6 +23,7 @@ from engine.engine_config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
+from engine.fix.sending import send_built
 from engine.fix.settings import BEGIN_STRING
 
 restore_sigint()
@@ -127,13 +128,7 @@ class TraderEdge(fix.Application):
             if session_id is None:
                 log.warning("no such trader session", session=session, item=type(item).__name__)
             return False
-        try:
-            sent = bool(fix.Session.sendToTarget(fix.Message(build(item), False), session_id))
-        except fix.SessionNotFound:  # not started yet, or already stopped
-            sent = False
-        except Exception:  # noqa: BLE001 - a port never raises; the manager sees False
-            log.exception("could not send to trader", session=session, item=type(item).__name__)
-            sent = False
+        sent = send_built(build, item, session_id, session)
         if sent:
             self.sent += 1
         else:

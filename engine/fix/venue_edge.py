@@ -22,6 +22,7 @@ from engine.engine_config import VenueSessionConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
+from engine.fix.sending import send_built
 from engine.fix.settings import BEGIN_STRING
 from engine.fix.trader_edge import QUICKFIX_CALLBACK_ERRORS
 
@@ -142,13 +143,7 @@ class VenueEdge(fix.Application):
         if not self._logged_on.get(venue, False):
             self.send_failures += 1
             return False
-        try:
-            sent = bool(fix.Session.sendToTarget(fix.Message(build(command), False), self._session_ids[venue]))
-        except fix.SessionNotFound:
-            sent = False
-        except Exception:  # noqa: BLE001 - a port never raises; the manager sees False
-            log.exception("could not send to venue", venue=venue, command=type(command).__name__)
-            sent = False
+        sent = send_built(build, command, self._session_ids[venue], venue)
         if sent:
             self.sent += 1
         else:

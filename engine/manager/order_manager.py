@@ -81,7 +81,7 @@ class OrderManager:
     def start(self, restored_cl_ord_ids: set[tuple[str, str]] | None = None) -> None:
         """Resume the open parents of the journal, then accept new work."""
         self.used_cl_ord_ids |= restored_cl_ord_ids or set()
-        for parent in restore_parents(self.config.journal, self.children):
+        for parent in restore_parents(self.config.journal, self.runner.adopt):
             self._adopt(parent)
             self._spawn(parent)
             log.info("parent restored", parent=parent.parent_id, cum_qty=parent.cum_qty, quantity=parent.quantity,
@@ -390,10 +390,7 @@ class OrderManager:
         """Finished parents keep their children matchable for a while (late and duplicate reports),
         then leave memory; the journal keeps everything."""
         def forget() -> None:
-            for child_id in [c for c, child in self.children.items() if child.parent_id == parent.parent_id
-                             and child.is_final]:
-                del self.children[child_id]
-            if not parent.open_children:
+            if self.runner.forget(parent.parent_id) and not parent.open_children:
                 self._tasks.pop(parent.parent_id, None)
                 self._wake.pop(parent.parent_id, None)
         asyncio.get_running_loop().call_later(_FORGET_CHILDREN_AFTER, forget)

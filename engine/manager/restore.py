@@ -8,6 +8,7 @@ up, so a fill that happened while we were down is booked, and nothing is sent tw
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from engine.domain.child import ChildOrder, ChildState
 from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, VenueName
@@ -17,7 +18,7 @@ from engine.domain.parent import ParentOrder
 from engine.store import open_parents
 
 
-def restore_parents(journal: Path, children: dict[ChildId, ChildOrder]) -> list[ParentOrder]:
+def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[ParentOrder]:
     if not Path(journal).exists():
         return []
     restored = []
@@ -26,7 +27,7 @@ def restore_parents(journal: Path, children: dict[ChildId, ChildOrder]) -> list[
         for child_row in child_rows:
             child = _child(child_row, parent)
             parent.open_children[child.child_id] = child
-            children[child.child_id] = child
+            adopt(child)
         restored.append(parent)
     return restored
 

@@ -77,10 +77,28 @@ class SweepRunner:
         self.enabled = np.array([v.enabled for v in config.venues], dtype=np.bool_)
         self.min_qty = [v.min_qty or 0 for v in config.venues]
         self.children: dict[ChildId, ChildOrder] = {}
+        self.children_of: dict[str, list[ChildId]] = {}  # parent id -> its children's ids, for forgetting
         self.sweep_of: dict[ChildId, Sweep] = {}
         self.learned_sweeps = 0
         self.rejects_in_a_row = np.zeros(len(config.venues), dtype=np.int64)
         self.benched_until = np.zeros(len(config.venues))  # wall clock; 0 = available
+
+    def adopt(self, child: ChildOrder) -> None:
+        self.children[child.child_id] = child
+        self.children_of.setdefault(child.parent_id, []).append(child.child_id)
+
+    def forget(self, parent_id: str) -> bool:
+        """Drop a finished parent's final children from memory (the journal keeps them); True when
+        none of its children is left open."""
+        kept = []
+        for child_id in self.children_of.pop(parent_id, []):
+            if self.children[child_id].is_final:
+                del self.children[child_id]
+            else:
+                kept.append(child_id)
+        if kept:
+            self.children_of[parent_id] = kept
+        return not kept
 
     def available(self, now: float) -> np.ndarray:
         logged_on = np.array([self.venues.logged_on(name) for name in self.venue_names], dtype=np.bool_)
@@ -125,7 +143,7 @@ class SweepRunner:
                 parent.release(child.child_id)
                 sent[index] = 0
                 continue
-            self.children[child.child_id] = child
+            self.adopt(child)
             self.sweep_of[child.child_id] = sweep
             sweep.children[int(index)] = child
             sweep.open += 1

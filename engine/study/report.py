@@ -34,10 +34,10 @@ def write_study_json(result: StudyResult, path: Path) -> dict:
         "regime_switch": result.regime_switch,
         "sizes": [int(v) for v in result.evaluation_sizes],
         "policies": {
-            name: {"allocations": _rows(trace.final_allocations), **policy_summary(result, name)}
+            name: {"allocations": allocation_rows(trace.final_allocations), **policy_summary(result, name)}
             for name, trace in result.traces.items()
         },
-        "oracle": {"allocations": _rows(result.oracle_allocations)},
+        "oracle": {"allocations": allocation_rows(result.oracle_allocations)},
         "adaptation": adaptation_summary(result),
     }
     path.write_text(json.dumps(document, indent=1))
@@ -91,5 +91,5 @@ def _ratio(filled: np.ndarray, expected: np.ndarray) -> float:
     return float(filled.sum() / max(expected.sum(), 1e-300))
 
 
-def _rows(allocations: np.ndarray) -> list[list[float]]:
+def allocation_rows(allocations: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 3) for x in row] for row in allocations]

@@ -105,7 +105,7 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
     every = ADAPTATION_EVERY if rounds >= 20 * ADAPTATION_EVERY else max(chunk, rounds // 20)
     checkpoints = sorted(set(range(every, rounds + 1, every)) | ({regime_switch} if regime_switch else set()))
     ends = _chunk_ends(rounds, chunk, regime_switch, checkpoints)
-    evaluation = np.unique(np.round(np.geomspace(low, high, EVALUATION_SIZES)).astype(np.int64))
+    evaluation = evaluation_sizes(market)
     truths = (LiquidityParams.of(market), LiquidityParams.of(after))
     best_fills = [np.array([expected_fill(oracle_allocation(int(v), truth), truth) for v in evaluation])
                   for truth in truths]
@@ -129,7 +129,7 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
                 policy.truth = LiquidityParams.of(after)  # the oracle knows the new truth at once
             if end in checkpoints:  # under the truth of the rounds to come: the switch shows at once
                 now = 1 if regime_switch is not None and end >= regime_switch else 0
-                mine = [expected_fill(_final_allocation(policy, int(v), rules, everywhere), truths[now])
+                mine = [expected_fill(policy_allocation(policy, int(v), rules, everywhere), truths[now])
                         for v in evaluation]
                 trace.adaptation.append(float(np.mean(np.array(mine) / best_fills[now])))
             if progress:
@@ -143,6 +143,12 @@ def run_study(market: MarketProfile, rounds: int, seed: int, policy_names: list[
     return result
 
 
+def evaluation_sizes(market: MarketProfile) -> np.ndarray:
+    """The order sizes (shares) study.json reports allocations at: log-spaced over the market's range."""
+    low, high = market.order_size_range()
+    return np.unique(np.round(np.geomspace(low, high, EVALUATION_SIZES)).astype(np.int64))
+
+
 def final_allocations(result: StudyResult, name: str, sizes: np.ndarray) -> np.ndarray:
     """(sizes, venues): what policy ``name`` would send at the end of the run; the oracle's under the
     final truth even when the oracle did not play."""
@@ -152,7 +158,7 @@ def final_allocations(result: StudyResult, name: str, sizes: np.ndarray) -> np.n
         truth = LiquidityParams.of(result.final_market)
         return np.array([oracle_allocation(int(v), truth) for v in sizes])
     policy = result.policies[name]
-    return np.array([_final_allocation(policy, int(v), rules, everywhere) for v in sizes])
+    return np.array([policy_allocation(policy, int(v), rules, everywhere) for v in sizes])
 
 
 def expected_fill_ratios(result: StudyResult, allocations: np.ndarray) -> np.ndarray:
@@ -162,7 +168,7 @@ def expected_fill_ratios(result: StudyResult, allocations: np.ndarray) -> np.nda
                      for mine, best in zip(allocations, result.oracle_allocations)])
 
 
-def _final_allocation(policy, quantity: int, rules: VenueRules, everywhere: np.ndarray) -> np.ndarray:
+def policy_allocation(policy, quantity: int, rules: VenueRules, everywhere: np.ndarray) -> np.ndarray:
     """What the policy would send now: its expected allocation if it randomises, else its children."""
     if policy.randomises_rounding:
         return policy.desired_allocation(quantity, rules, everywhere)

@@ -69,7 +69,7 @@ def test_an_ioc_parent_gets_one_sweep(trader, engine):
     trader.send_order("E2", "sell", SYMBOL, 50_000, tif="IOC")
     final = trader.wait_done("E2", timeout=10)
     assert final.exec_type == "4" and final.ord_status == "4" and 0 < final.cum_qty < 50_000
-    parent = engine.call(lambda: engine.manager._find(next(iter(engine.manager.parents.values())).spec.session, "E2"))
+    parent = engine.call(lambda: engine.manager._find(f"FIX.4.4:{ENGINE_ID}->{TRADER_ID}", "E2"))
     assert parent.sweeps == 1
 
 

@@ -75,3 +75,21 @@ def test_weights_of_another_policy_are_not_restored(tmp_path):
     journal.flush()
     journal.close()
     assert restore_weights(build_weights(config), config) == 0
+
+
+async def test_the_live_weights_export_in_the_study_format_with_the_weight_map(tmp_path):
+    from engine.engine_report import export_weights
+
+    async with Harness(tmp_path, **EXPGRAD) as h:
+        for _ in range(3):
+            cl = h.order(900, tif=TimeInForce.IOC)
+            answer_all(h, await _new_children(h), fraction=0.3)
+            await until(lambda: h.traders.final(cl))
+    document = export_weights(h.config, tmp_path / "export")
+    assert set(document) == {"market", "rounds", "seed", "sizes", "policies", "oracle"}
+    [(name, policy)] = document["policies"].items()
+    assert name == "expgrad" and document["rounds"] == 3
+    assert len(policy["allocations"]) == len(document["sizes"]) == len(document["oracle"]["allocations"])
+    for size, row in zip(document["sizes"], policy["allocations"]):
+        assert len(row) == 3 and sum(row) <= size + 0.002 * len(row)  # rows are rounded to 3 decimals
+    assert (tmp_path / "export" / "weights_map.png").stat().st_size > 10_000

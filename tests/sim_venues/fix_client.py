@@ -12,7 +12,6 @@ poll for outcomes with :meth:`FixTestClient.wait_for` instead of sleeping.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -22,17 +21,12 @@ from typing import Callable, Iterable
 
 import quickfix as fix
 
+from engine.launch import free_port  # noqa: F401 - the tests' one way to pick a port
+
 SOH = "\x01"
 TERMINAL_STATUSES = {"2", "4", "8"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DICTIONARY = PROJECT_ROOT / "fix_specs" / "FIX44.xml"
-
-
-def free_port() -> int:
-    """A port free right now on loopback (SocketAcceptPort=0 breaks logon in QuickFIX)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def as_dict(message: fix.Message) -> dict[int, str]:
