@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import quickfix as fix
 
+from engine.fix.thread_state import keep_thread_state
 from sim_venues.config import FaultConfig, LatencyConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
@@ -110,6 +111,7 @@ class VenueApplication(fix.Application):
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            keep_thread_state()
             if msg_type(message) != "A":
                 return
             edge = self._by_session.get(sessionID.toString())
@@ -128,6 +130,7 @@ class VenueApplication(fix.Application):
         edge = None
         kind = "?"
         try:
+            keep_thread_state()
             edge = self._by_session[sessionID.toString()]
             kind = msg_type(message)
             if kind == "D":

@@ -32,6 +32,7 @@ import quickfix as fix
 from engine.domain.orders import TimeInForce
 from engine.fix import restore_sigint
 from engine.fix.settings import BEGIN_STRING, DEFAULT_DATA_DICTIONARY, SettingsTable, build_session_settings
+from engine.fix.thread_state import keep_thread_state
 from engine.fix.translate import (SOH, TIME_IN_FORCE_CODES, build_message, fields_of, format_price, format_qty,
                                   utc_timestamp)
 
@@ -128,6 +129,7 @@ class _Application(fix.Application):
 
     def fromAdmin(self, message, sessionID):
         try:
+            keep_thread_state()
             text = message.toString()
             if "\x0135=3\x01" in text or "\x0135=5\x01" in text:
                 self._client._admin(text)
@@ -136,6 +138,7 @@ class _Application(fix.Application):
 
     def fromApp(self, message, sessionID):
         try:
+            keep_thread_state()
             self._client._received(message.toString())
         except Exception:  # noqa: BLE001
             self._client.errors += 1

@@ -23,6 +23,7 @@ from engine.engine_config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
+from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import send_built
 from engine.fix.settings import BEGIN_STRING
 
@@ -73,6 +74,7 @@ class TraderEdge(fix.Application):
 
     def _session_changed(self, sessionID: fix.SessionID, up: bool) -> None:
         try:
+            keep_thread_state()
             key = sessionID.toString()
             self._logged_on[key] = up
             self._bridge.put(TraderSessionChanged(SessionKey(key), up))
@@ -85,6 +87,7 @@ class TraderEdge(fix.Application):
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            keep_thread_state()
             text = message.toString()
             if "\x0135=3\x01" in text:  # the trader's QuickFIX refused one of our messages: our bug
                 fields = translate.fields_of(text)
@@ -99,6 +102,7 @@ class TraderEdge(fix.Application):
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            keep_thread_state()
             self.received += 1
             self._bridge.put(translate.trader_message(message.toString(), SessionKey(sessionID.toString())))
         except QUICKFIX_CALLBACK_ERRORS:

@@ -22,6 +22,7 @@ from engine.engine_config import VenueSessionConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
+from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import send_built
 from engine.fix.settings import BEGIN_STRING
 from engine.fix.trader_edge import QUICKFIX_CALLBACK_ERRORS
@@ -69,6 +70,7 @@ class VenueEdge(fix.Application):
 
     def _session_changed(self, sessionID: fix.SessionID, up: bool) -> None:
         try:
+            keep_thread_state()
             venue = self._names[sessionID.toString()]
             self._logged_on[venue] = up
             self._bridge.put(VenueSessionChanged(venue, up))
@@ -81,6 +83,7 @@ class VenueEdge(fix.Application):
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            keep_thread_state()
             text = message.toString()
             if "\x0135=3\x01" in text:
                 self.rejects += 1
@@ -99,6 +102,7 @@ class VenueEdge(fix.Application):
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            keep_thread_state()
             self.received += 1
             # The venue comes from the CompIDs inside the text rather than sessionID.toString():
             # every SWIG call releases the GIL, and each release costs a hand-over to the loop thread

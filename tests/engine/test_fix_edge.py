@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import re
 import socket
 import threading
@@ -319,6 +320,28 @@ async def test_a_failing_callback_is_counted_and_the_session_carries_on(edge, mo
     await edge.inbox.wait_for(CancelParent, cl_ord_id="AFTER-EXPLODE")
     assert edge.gateway.counters()["callback_errors"] == before + 1
     assert edge.trader.logged_on and not edge.inbox.matching(CancelParent, cl_ord_id="EXPLODE")
+
+
+async def test_each_quickfix_thread_keeps_one_python_thread_state_across_callbacks(edge, monkeypatch):
+    """Without keep_thread_state every callback would run in a fresh PyThreadState (ids never repeat)."""
+    state_of, state_id = ctypes.pythonapi.PyThreadState_Get, ctypes.pythonapi.PyThreadState_GetID
+    state_of.restype, state_id.argtypes, state_id.restype = ctypes.c_void_p, [ctypes.c_void_p], ctypes.c_uint64
+    seen: list[tuple[int, int]] = []
+    real = translate.venue_message_fields
+
+    def recording(fields, venue):
+        seen.append((threading.get_ident(), state_id(state_of())))
+        return real(fields, venue)
+
+    monkeypatch.setattr(translate, "venue_message_fields", recording)
+    children = [ChildId(f"P20.1.FULL.{n}") for n in range(3)]
+    for child in children:
+        assert edge.gateway.venues.submit(SubmitChild(VenueName("FULL"), child, Side.BUY, Symbol(SYMBOL), 100, None, None))
+    for child in children:
+        await edge.inbox.wait_for(VenueReport, child_id=child, status=VenueOrderStatus.FILLED)
+    assert len(seen) >= 3
+    for thread in {ident for ident, _ in seen}:
+        assert len({state for ident, state in seen if ident == thread}) == 1
 
 
 # -- the bridge on its own ------------------------------------------------------------------------
