@@ -82,6 +82,10 @@ class ParentOrder:
     pending_replace: ReplaceParent | None = None
     open_children: dict[ChildId, ChildOrder] = field(default_factory=dict)
     anomalies: int = 0
+    # ``reserved`` is kept as a running total (it is read on every report): each open child's
+    # contribution is remembered, so a change replaces it instead of summing all children again.
+    reserved: int = field(default=0, init=False)
+    _held: dict[ChildId, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if not self.quantity:
@@ -90,10 +94,6 @@ class ParentOrder:
             self.cl_ord_id = self.spec.cl_ord_id
 
     # -- quantities ---------------------------------------------------------------------------
-
-    @property
-    def reserved(self) -> int:
-        return sum(child.open_quantity for child in self.open_children.values())
 
     @property
     def unreserved(self) -> int:
@@ -132,7 +132,12 @@ class ParentOrder:
         if child.quantity <= 0 or child.quantity > self.unreserved:
             raise InvariantBroken(f"parent {self.parent_id}: child of {child.quantity} but only "
                                   f"{self.unreserved} unreserved (quantity {self.quantity}, cum {self.cum_qty})")
+        self.hold(child)
+
+    def hold(self, child: ChildOrder) -> None:
+        """Reserve an open child's remaining shares (a new child, or one restored from the journal)."""
         self.open_children[child.child_id] = child
+        self._update_hold(child)
 
     def book(self, child: ChildOrder, change: ChildChange, now: float) -> BookedFill:
         """Books a child's change on the parent; returns what the trader is to be told."""
@@ -145,13 +150,22 @@ class ParentOrder:
             complete = self.cum_qty >= self.quantity
             if not self.is_final:
                 self.transition(ParentTrigger.FILL_COMPLETE if complete else ParentTrigger.FILL, now)
-        if child.is_final:
-            self.open_children.pop(child.child_id, None)
+        if child.child_id in self.open_children:
+            self._update_hold(child)
         self._check()
         return BookedFill(booked, change.price, change.filled - booked)
 
     def release(self, child_id: ChildId) -> None:
         self.open_children.pop(child_id, None)
+        self.reserved -= self._held.pop(child_id, 0)
+
+    def _update_hold(self, child: ChildOrder) -> None:
+        held = child.open_quantity
+        self.reserved += held - self._held.pop(child.child_id, 0)
+        if held:
+            self._held[child.child_id] = held
+        if child.is_final:
+            self.open_children.pop(child.child_id, None)
 
     def replace_quantity(self, request: ReplaceParent) -> str | None:
         """Carry out a pending reduction; returns why it cannot be done (then nothing changes)."""

@@ -229,6 +229,7 @@ class OrderManager:
                                                    f"would overfill parent {parent.parent_id}")
         if change.filled or change.became_final:
             self.journal.record_child(child)
+        if booked.booked:  # the parent's journaled fields (state, cum, notional) change only with a fill
             self.journal.record_parent(parent)
         if change.became_final:
             sweep = self.runner.sweep_of.get(child.child_id)

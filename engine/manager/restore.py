@@ -26,7 +26,7 @@ def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[
         parent = _parent(row)
         for child_row in child_rows:
             child = _child(child_row, parent)
-            parent.open_children[child.child_id] = child
+            parent.hold(child)
             adopt(child)
         restored.append(parent)
     return restored

@@ -144,6 +144,7 @@ async def _random_venues(tmp_path, quantity, behaviour):
             for command in h.venues.submitted[handled:]:
                 _play(h, command, next(script, [("silent", 0.0)]))
                 assert parent.cum_qty + parent.reserved <= parent.quantity
+                assert parent.reserved == _open_quantity(parent)  # the running total never drifts
             handled = len(h.venues.submitted)
             if parent.is_final:
                 break
@@ -155,7 +156,12 @@ async def _random_venues(tmp_path, quantity, behaviour):
         reported = sum(r.last_qty for r in trades_of(h, cl))
         assert parent.cum_qty == reported <= quantity
         assert parent.cum_qty + parent.reserved <= parent.quantity
+        assert parent.reserved == _open_quantity(parent)
         assert not h.manager.failed.is_set()
+
+
+def _open_quantity(parent) -> int:
+    return sum(child.open_quantity for child in parent.open_children.values())
 
 
 def _play(h, command, actions) -> None:
