@@ -37,14 +37,15 @@ class RunConfigs:
 
 
 def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overrides: dict | None = None,
-                      seed: int | None = None) -> RunConfigs:
-    """Copies of config/sim_venues.yaml and config/engine.yaml in ``run_dir`` with fresh free ports."""
+                      seed: int | None = None, ground_truth: bool = True) -> RunConfigs:
+    """Copies of config/sim_venues.yaml and config/engine.yaml in ``run_dir`` with fresh free ports.
+    ``ground_truth=False`` turns the venues' ground-truth log off (a study's record, not a pool's work)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     venues = yaml.safe_load((CONFIG / "sim_venues.yaml").read_text())
     engine = yaml.safe_load((CONFIG / "engine.yaml").read_text())
     ports = {entry["name"]: free_port() for entry in venues["venues"]}
     venues["market"] = str((CONFIG / venues["market"]).resolve())
-    venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl")
+    venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl") if ground_truth else None
     if seed is not None:
         venues["seed"] = seed
     for entry in venues["venues"]:

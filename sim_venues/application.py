@@ -30,13 +30,14 @@ import numpy as np
 import quickfix as fix
 
 from engine.fix.thread_state import keep_thread_state
+from engine.fix.translate import fields_of
 from sim_venues.config import FaultConfig, LatencyConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.scheduler import Scheduler
-from sim_venues.translate import (BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE, MSG_SEQ_NUM, business_reject_to_fix,
+from sim_venues.translate import (BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE, business_reject_to_fix,
                                   cancel_reject_to_fix, cancel_request_from_fix, execution_report_to_fix, msg_type,
-                                  new_order_from_fix, status_request_from_fix, utc_timestamp)
+                                  new_order_from_fields, status_request_from_fix, utc_timestamp)
 from sim_venues.venue import CancelReject, ExecReport, Venue
 
 _BUSINESS_REJECT_OTHER = 0
@@ -70,6 +71,8 @@ class VenueApplication(fix.Application):
                  on_event: Callable[[str], None] = lambda line: None) -> None:
         super().__init__()
         self._by_session = {s.session_id.toString(): s for s in sessions}
+        self._by_comp_ids = {(s.session_id.getSenderCompID().getValue(), s.session_id.getTargetCompID().getValue()): s
+                             for s in sessions}  # (our CompID, the client's) -> venue
         self._scheduler = scheduler
         self._truth = truth
         self._on_event = on_event
@@ -131,16 +134,19 @@ class VenueApplication(fix.Application):
         kind = "?"
         try:
             keep_thread_state()
-            edge = self._by_session[sessionID.toString()]
-            kind = msg_type(message)
+            # One toString() per message: the session and the type come from the text rather than
+            # sessionID.toString() and getHeader().getField(), three SWIG calls fewer per order.
+            fields = fields_of(message.toString())
+            kind = fields.get("35", "?")
+            edge = self._by_comp_ids.get((fields.get("56"), fields.get("49"))) or self._by_session[sessionID.toString()]
             if kind == "D":
-                self._new_order(edge, message)
+                self._new_order(edge, fields)
             elif kind == "F":
                 self._answer(edge, edge.venue.cancel(cancel_request_from_fix(message)))
             elif kind == "H":
                 self._answer(edge, edge.venue.status(status_request_from_fix(message)))
             else:
-                seq = message.getHeader().getField(MSG_SEQ_NUM)
+                seq = fields.get("34")
                 reject = business_reject_to_fix(seq, kind, BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE,
                                                 f"message type {kind} is not supported by this venue")
                 fix.Session.sendToTarget(reject, edge.session_id)
@@ -155,8 +161,8 @@ class VenueApplication(fix.Application):
 
     # -- work -----------------------------------------------------------------------------------
 
-    def _new_order(self, edge: VenueSession, message: fix.Message) -> None:
-        outcome = edge.venue.new_order(new_order_from_fix(message))
+    def _new_order(self, edge: VenueSession, fields: dict[str, str]) -> None:
+        outcome = edge.venue.new_order(new_order_from_fields(fields))
         edge.orders += 1
         self._truth.record(outcome.truth)
         self._deliver(edge, outcome.reports)
