@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
-from engine.fix.translate import fields_of, parse_number, utc_timestamp
+from engine.fix.translate import parse_number, utc_timestamp
 
 from sim_venues.matching import CancelRequest, NewOrder, StatusRequest
 from sim_venues.venue import CancelReject, ExecReport
@@ -33,10 +33,6 @@ def text_of(message: fix.FieldMap, tag: int) -> str | None:
 
 def msg_type(message: fix.Message) -> str:
     return message.getHeader().getField(MSG_TYPE)
-
-
-def new_order_from_fix(message: fix.Message) -> NewOrder:
-    return new_order_from_fields(fields_of(message.toString()))
 
 
 def new_order_from_fields(fields: dict[str, str]) -> NewOrder:

@@ -221,11 +221,11 @@ def test_a_child_without_minimum_or_limit_omits_them_and_a_minimum_never_exceeds
 
 
 def test_the_sim_venue_reads_our_child_as_intended():
-    from sim_venues.translate import new_order_from_fix
+    from sim_venues.translate import new_order_from_fields
 
     text = translate.new_order_single(SubmitChild(VenueName("V1"), ChildId("P1.1.V1"), Side.BUY, Symbol("VOD.L"),
                                                   500, 100, 25.1))
-    order = new_order_from_fix(fix.Message(text, False))
+    order = new_order_from_fields(translate.fields_of(fix.Message(text, False).toString()))  # as the venue reads it
     assert (order.cl_ord_id, order.side, order.symbol, order.quantity, order.ord_type, order.exec_inst,
             order.time_in_force, order.min_qty, order.price) == ("P1.1.V1", "1", "VOD.L", 500, "P", "M", "3", 100, 25.1)
 
