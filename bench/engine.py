@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.venues import VENUES, _drive, _free_ports, _start
+from bench.venues import VENUES, _drive, _start
+from engine.launch import free_ports
 
 LATENCY_PARENT = 240_000   # shares: every venue gets a child
 LOAD_PARENT = 2_000_000    # shares: far more than one sweep fills, so the parent keeps sweeping
@@ -34,7 +35,7 @@ LOAD_WINDOW = 24           # parents swept concurrently
 
 def raw_quickfix_rate(orders_per_venue: int = 400) -> float:
     """Round trips per second (one order out, one report back) through a bare quickfix echo."""
-    ports = _free_ports(len(VENUES))
+    ports = free_ports(len(VENUES))
     server = _start([sys.executable, "-m", "bench.venues", "--serve-echo", *map(str, ports)])
     try:
         seconds, orders, _ = _drive(ports, orders_per_venue)

@@ -16,7 +16,6 @@ shows what the venue logic costs over bare quickfix.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,13 @@ import threading
 import time
 from pathlib import Path
 
+from engine.launch import free_ports
+
 ROOT = Path(__file__).resolve().parent.parent
 DICTIONARY = ROOT / "fix_specs" / "FIX44.xml"
 VENUES = [f"V{i}" for i in range(1, 13)]
 CLIENT = "BENCH"
 WINDOW = 16  # orders in flight per venue
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _settings(fix, kind: str, ports: list[int], *, initiator: bool):
@@ -190,7 +180,7 @@ def run(report=print, orders_per_venue: int = 1500) -> dict[str, float]:
     python = sys.executable
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        ports = _free_ports(len(VENUES))
+        ports = free_ports(len(VENUES))
         config = _venue_config(ports, Path(tmp))
         for label, command in (
                 ("raw quickfix echo", [python, "-m", "bench.venues", "--serve-echo", *map(str, ports)]),

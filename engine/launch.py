@@ -9,6 +9,7 @@ journal and the FIX stores replaced, so nothing depends on ports 9101-9200 being
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,44 @@ PROJECT = Path(__file__).resolve().parents[1]
 CONFIG = PROJECT / "config"
 
 
+_LOWEST_PORT = 20000
+_handed_out: set[int] = set()
+_port_choice = random.Random()  # its own generator: tests that seed `random` must not pick the same ports
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel picks for outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on, below the ephemeral range.
+
+    ``bind(("127.0.0.1", 0))`` hands out an ephemeral port, and between this probe and the real
+    listener's bind the kernel may give that same port to any outgoing connection on the machine
+    (a venue session connecting, another test): the listener then fails with EADDRINUSE. Ports
+    below the ephemeral range are never chosen for outgoing connections, so the only way to lose
+    one is to another listener. Ports are not handed out twice by one process."""
+    floor = max(_LOWEST_PORT + 1000, _ephemeral_floor())
+    for _ in range(1000):
+        port = _port_choice.randrange(_LOWEST_PORT, floor)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port between {_LOWEST_PORT} and {floor}")
+
+
+def free_ports(count: int) -> list[int]:
+    return [free_port() for _ in range(count)]
 
 
 @dataclass(frozen=True)
