@@ -13,7 +13,7 @@ QuickFIX message is never kept): ExecutionReports into :class:`TraderReport`, an
 :class:`ClientMessage`. Records are indexed by ClOrdID *and* OrigClOrdID, so the Canceled report of
 a cancel request is found under the order's id too. Waiting is thread-safe (one Condition) and
 cheap at thousands of reports per second: completion is tracked as reports arrive, so
-``wait_done``/``wait_all_done`` never rescan the history. ``on_report`` (optional) is called on
+``wait_done``/``wait_all_done`` never rescan the history, and they are woken by final reports only. ``on_report`` (optional) is called on
 QuickFIX's thread for each report: keep it short; its exceptions are caught and counted.
 
 Memory store with ResetOnLogon=Y: every logon sends ResetSeqNumFlag=Y (141=Y) and starts at 1.
@@ -154,6 +154,8 @@ class TraderClient:
         self.on_report = on_report
         self.keep_reports = keep_reports
         self._condition = threading.Condition()
+        self._any_waiters = 0   # threads in wait_for: woken by every message
+        self._done_waiters = 0  # threads in wait_done / wait_all_done: woken by final reports only
         self._logged_on = False
         self._by_id: dict[str, list[TraderReport]] = {}
         self._done: dict[str, TraderReport] = {}
@@ -257,8 +259,24 @@ class TraderClient:
     def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
         """Wait until ``predicate()`` is truthy (re-checked after every received message); return its
         value, or raise TimeoutError."""
+        return self._wait(predicate, timeout, only_when_done=False)
+
+    def _wait(self, predicate: Callable[[], T], timeout: float, *, only_when_done: bool) -> T:
+        # A waiter that can only be satisfied by a final report is woken by final reports alone:
+        # waking the waiting thread on each of a parent's reports cost a thread hand-off per report,
+        # CPU taken from the engine and the venues when they share the machine (bench, demo).
         with self._condition:
-            value = self._condition.wait_for(predicate, timeout)
+            if only_when_done:
+                self._done_waiters += 1
+            else:
+                self._any_waiters += 1
+            try:
+                value = self._condition.wait_for(predicate, timeout)
+            finally:
+                if only_when_done:
+                    self._done_waiters -= 1
+                else:
+                    self._any_waiters -= 1
         if not value:
             raise TimeoutError(f"condition not met within {timeout} s")
         return value
@@ -269,7 +287,7 @@ class TraderClient:
 
     def wait_done(self, cl_ord_id: str, timeout: float = 10.0) -> TraderReport:
         """The first final report (OrdStatus 2, 4, 8 or C) whose ClOrdID or OrigClOrdID is ``cl_ord_id``."""
-        return self.wait_for(lambda: self._done.get(cl_ord_id), timeout)
+        return self._wait(lambda: self._done.get(cl_ord_id), timeout, only_when_done=True)
 
     def wait_all_done(self, cl_ord_ids: Iterable[str], timeout: float = 60.0) -> list[TraderReport]:
         ids = list(cl_ord_ids)
@@ -281,7 +299,7 @@ class TraderClient:
                 position += 1
             return position == len(ids)
 
-        self.wait_for(all_done, timeout)
+        self._wait(all_done, timeout, only_when_done=True)
         with self._condition:
             return [self._done[i] for i in ids]
 
@@ -328,7 +346,8 @@ class TraderClient:
             if report.is_done:
                 for key in ids:
                     self._done.setdefault(key, report)
-            self._condition.notify_all()
+            if self._any_waiters or (report.is_done and self._done_waiters):
+                self._condition.notify_all()
         if self.on_report is not None:
             try:
                 self.on_report(report)
