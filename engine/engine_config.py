@@ -63,6 +63,7 @@ class SweepConfig:
     max_in_flight: int = 4       # sweeps in flight at once, across parents
     max_interval_ms: float = 1000.0  # the interval doubles after each empty sweep, up to this
     reject_bench_ms: float = 30000.0  # a venue rejecting 5 children in a row sits out this long
+    resolve_wait_ms: float = 2000.0   # a parent's final report waits this long for withdrawn children
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +167,7 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
 def _sweep(entry: Any) -> SweepConfig:
     entry = mapping(entry, "sweep")
     check_keys(entry, {"deadline_ms", "interval_ms", "cancel_retry_ms", "max_in_flight", "max_interval_ms",
-                       "reject_bench_ms"}, set(),
+                       "reject_bench_ms", "resolve_wait_ms"}, set(),
                "sweep")
     values = {key: number(value, f"sweep.{key}", positive=key != "interval_ms") for key, value in entry.items()
               if key != "max_in_flight"}

@@ -5,7 +5,8 @@ Everything here runs on the event loop's thread. The edges deliver domain messag
 (:mod:`engine.manager.sweeps`), until it is filled, cancelled or expired. Venue reports update the
 children, fills are booked on the parent and reported to the trader at once. Cancel and replace
 requests are acknowledged at once (Pending Cancel / Pending Replace) and carried out between sweeps,
-once the children in flight have resolved.
+once the children in flight have resolved. A parent's final report (Canceled, Expired) also waits,
+for a bounded time, for children withdrawn at a deadline that their venue has not yet answered for.
 
 Nothing a trader or a venue sends can crash the manager: every handler is guarded, impossible
 transitions and unknown orders are logged, counted and journaled as incidents. An exception in a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 import structlog
@@ -42,6 +44,16 @@ _IDLE_RETRY_SECONDS = 0.05  # when a sweep could not be sent (no venue up, all s
 _FORGET_CHILDREN_AFTER = 60.0  # seconds a finished parent's children still match late reports
 
 
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How a parent is to end once its children have settled."""
+
+    trigger: ParentTrigger
+    text: str | None
+    cl_ord_id: ClOrdId | None = None       # a cancel request's ClOrdID, answered by the final report
+    orig_cl_ord_id: ClOrdId | None = None
+
+
 class OrderManager:
     def __init__(self, config: EngineConfig, venues: VenuePort, traders: TraderPort, journal: Journal,
                  weights: WeightBook, ids: IdFactory, clock: Callable[[], float] = time.time) -> None:
@@ -60,6 +72,7 @@ class OrderManager:
         self.failed = asyncio.Event()
         self._tasks: dict[ParentId, asyncio.Task] = {}
         self._wake: dict[ParentId, asyncio.Event] = {}
+        self._settling: set[ParentId] = set()  # parents whose final report waits for unresolved children
         # Sweeps in flight at once: beyond what the FIX sessions and the loop can carry, more
         # concurrency only queues reports behind new orders, so latency grows and children miss
         # their deadlines while throughput stays the same. Parents wait for a slot instead.
@@ -218,12 +231,16 @@ class OrderManager:
         for anomaly in change.anomalies:
             self._incident("venue anomaly", anomaly)
         parent = self.parents[child.parent_id]
+        already_done = parent.is_final
         booked = parent.book(child, change, now)
         if change.filled:
             self.journal.record_fill(child.venue, exec_id, child.child_id, parent.parent_id, change.filled,
                                      change.price, booked.booked, change.late, now)
         if booked.booked:
             self._send(parent, ReportKind.TRADE, last_qty=booked.booked, last_px=booked.price, last_market=child.venue)
+            if already_done:
+                self._incident("fill after the parent's final report",
+                               f"{child.child_id}: {booked.booked} shares on {parent.state.value} parent {parent.parent_id}")
         if booked.unbooked:
             self._incident("late fill not booked", f"{child.child_id}: {booked.unbooked} shares after the child ended "
                                                    f"would overfill parent {parent.parent_id}")
@@ -238,7 +255,7 @@ class OrderManager:
             if child.timed_out:
                 log.info("child reconciled", parent=parent.parent_id, child=child.child_id, venue=child.venue,
                          state=child.state.value, cum_qty=child.cum_qty)
-        if parent.is_final or (change.became_final and parent.pending_cancel):
+        if parent.is_final or (change.became_final and parent.parent_id in self._settling):
             wake = self._wake.get(parent.parent_id)
             if wake is not None:
                 wake.set()
@@ -299,32 +316,79 @@ class OrderManager:
         structlog.contextvars.bind_contextvars(parent=parent.parent_id, symbol=parent.spec.symbol)
         log_ = log
         empty_sweeps = 0
-        while not self._stopping:
-            if self._finish_if_due(parent):
+        ending: _Ending | None = None
+        while not self._stopping and not parent.is_final:
+            ending = self._ending_due(parent)
+            if ending is not None:
+                break
+            self._carry_out_replace(parent)
+            if parent.is_final:
                 break
             async with self._sweep_slots:
-                if self._finish_if_due(parent):  # a request may have come while waiting for a slot
-                    break
+                if self._ending_due(parent) is not None or parent.pending_replace is not None:
+                    continue  # a request came while waiting for a slot: carried out at the top
                 outcome = self.runner.start(parent, self.clock())
                 if isinstance(outcome, Sweep):
                     await outcome.done.wait()
                     row = self.runner.finish(outcome, self.clock())
                     self.journal.record_parent(parent)
                     empty_sweeps = 0 if sum(row.filled) else empty_sweeps + 1
-            if isinstance(outcome, Sweep):
-                if self._finish_if_due(parent):
-                    break
-                if parent.is_ioc:
-                    self._end(parent, ParentTrigger.CANCEL, "IOC: the one sweep is done")
-                    break
-            elif not parent.open_children and (parent.is_ioc or outcome is Skipped.BELOW_MINIMUMS):
+            if parent.is_final:
+                break
+            if isinstance(outcome, Sweep) and parent.is_ioc:
+                ending = self._ending_due(parent)
+                if ending is None:
+                    self._carry_out_replace(parent)
+                    ending = _Ending(ParentTrigger.CANCEL, "IOC: the one sweep is done")
+                break
+            if not isinstance(outcome, Sweep) and not parent.open_children and (
+                    parent.is_ioc or outcome is Skipped.BELOW_MINIMUMS):
                 # nothing in flight could free more shares: this parent cannot be worked further
-                self._end(parent, ParentTrigger.CANCEL, f"not worked further: {outcome.value}")
+                ending = _Ending(ParentTrigger.CANCEL, f"not worked further: {outcome.value}")
                 break
             await self._pause(parent, self._pause_after(outcome, empty_sweeps))
+        if ending is not None and not parent.is_final:
+            await self._settle_children(parent)
+            if self._stopping and parent.open_children:
+                pass  # stays open in the journal: the next start reconciles its children, then ends it
+            elif not parent.is_final:
+                self._end(parent, ending.trigger, ending.text, cl_ord_id=ending.cl_ord_id,
+                          orig_cl_ord_id=ending.orig_cl_ord_id)
+        if parent.is_final:
+            self._answer_requests_too_late(parent)
         log_.debug("parent task ends", state=parent.state.value)
         if parent.is_final:
             self._forget_later(parent)
+
+    async def _settle_children(self, parent: ParentOrder) -> None:
+        """Children given up on at a sweep deadline stay live at their venue until it answers the
+        withdrawal: the parent's final report waits for them (up to ``sweep.resolve_wait_ms``), so
+        the trader hears of every fill before the order is reported done. After the wait the parent
+        ends anyway, and a fill arriving later is reported after the final report and journaled as
+        an incident."""
+        if not parent.open_children:
+            return
+        limit = self.clock() + self.config.sweep.resolve_wait_ms / 1000.0
+        self._settling.add(parent.parent_id)
+        try:
+            while parent.open_children and not parent.is_final and not self._stopping:
+                left = limit - self.clock()
+                if left <= 0:
+                    self._incident("parent ended with children unresolved",
+                                   f"{parent.parent_id}: {', '.join(parent.open_children)}")
+                    return
+                await self._pause(parent, left)
+        finally:
+            self._settling.discard(parent.parent_id)
+
+    def _answer_requests_too_late(self, parent: ParentOrder) -> None:
+        """A cancel or replace still pending when the parent filled completely is refused as too late."""
+        for request, for_replace in ((parent.pending_cancel, False), (parent.pending_replace, True)):
+            if request is not None and parent.state is ParentStatus.FILLED:
+                self.traders.refuse_cancel(CancelRefused(request.session, parent.parent_id, request.cl_ord_id,
+                                                         request.orig_cl_ord_id, parent.state, for_replace, True,
+                                                         "too late: the order is filled"))
+        parent.pending_cancel = parent.pending_replace = None
 
     def _pause_after(self, outcome: Sweep | Skipped, empty_sweeps: int) -> float:
         """The sweep interval, doubled after each sweep in a row that filled nothing (up to
@@ -335,23 +399,19 @@ class OrderManager:
         sweep = self.config.sweep
         return min(sweep.interval_ms * 2.0 ** min(empty_sweeps, 30), sweep.max_interval_ms) / 1000.0
 
-    def _finish_if_due(self, parent: ParentOrder) -> bool:
-        now = self.clock()
-        if parent.is_final:
-            return True
+    def _ending_due(self, parent: ParentOrder) -> _Ending | None:
+        """A cancel request or the GTD ExpireTime ends the parent (between sweeps, never during one)."""
         if parent.pending_cancel is not None:
             request = parent.pending_cancel
-            self._end(parent, ParentTrigger.CANCEL, None, cl_ord_id=request.cl_ord_id,
-                      orig_cl_ord_id=request.orig_cl_ord_id)
-            return True
-        if seconds_until(parent.spec.expire_at, now) <= 0:
-            self._end(parent, ParentTrigger.EXPIRE, "GTD: ExpireTime reached")
-            return True
-        if parent.pending_replace is not None:
-            self._carry_out_replace(parent, now)
-        return parent.is_final
+            return _Ending(ParentTrigger.CANCEL, None, request.cl_ord_id, request.orig_cl_ord_id)
+        if seconds_until(parent.spec.expire_at, self.clock()) <= 0:
+            return _Ending(ParentTrigger.EXPIRE, "GTD: ExpireTime reached")
+        return None
 
-    def _carry_out_replace(self, parent: ParentOrder, now: float) -> None:
+    def _carry_out_replace(self, parent: ParentOrder) -> None:
+        if parent.pending_replace is None:
+            return
+        now = self.clock()
         request, parent.pending_replace = parent.pending_replace, None
         previous = parent.cl_ord_id
         problem = parent.replace_quantity(request)

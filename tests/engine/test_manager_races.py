@@ -118,6 +118,51 @@ async def test_a_cancel_refused_as_too_late_asks_the_venue_for_the_childs_status
         assert [q.child_id for q in h.venues.queries] == [a.child_id]
 
 
+async def test_a_cancel_waits_for_a_child_withdrawn_at_the_deadline_and_reports_its_fill_first(tmp_path):
+    async with Harness(tmp_path, sweep={"deadline_ms": 30, "interval_ms": 1, "cancel_retry_ms": 1000,
+                                        "resolve_wait_ms": 5000}) as h:
+        cl = h.order(900)
+        a, b, c = await h.children(3)
+        h.deliver(CancelParent(SESSION, "X1", cl))
+        answer_all(h, [b, c], fraction=0.0)
+        await until(lambda: h.venues.cancels)  # a is withdrawn at the deadline, its venue has not answered
+        await asyncio.sleep(0.05)
+        assert h.traders.final("X1") is None and h.parent(cl).state is ParentStatus.PENDING_CANCEL
+        h.deliver(trade(a, 100, 100, final=True))  # the venue's answer: 100 traded before the withdrawal
+        final = await until(lambda: h.traders.final("X1"))
+        assert final.kind is ReportKind.CANCELED and final.cum_qty == 100
+        kinds = h.traders.kinds(cl)
+        assert kinds.index(ReportKind.TRADE) < kinds.index(ReportKind.CANCELED)
+        assert len(h.venues.submitted) == 3 and h.manager.counters["fill after the parent's final report"] == 0
+
+
+async def test_a_parent_ends_after_the_resolve_wait_and_a_fill_after_it_is_an_incident(tmp_path):
+    async with Harness(tmp_path, sweep={"deadline_ms": 30, "interval_ms": 1, "cancel_retry_ms": 1000,
+                                        "resolve_wait_ms": 100}) as h:
+        cl = h.order(900, tif=TimeInForce.IOC)
+        a, b, c = await h.children(3)
+        answer_all(h, [b, c], fraction=0.0)
+        final = await until(lambda: h.traders.final(cl))  # a's venue never answers
+        assert final.kind is ReportKind.CANCELED and final.cum_qty == 0
+        assert h.manager.counters["parent ended with children unresolved"] == 1
+        h.deliver(trade(a, 50, 50, final=True))
+        late = h.traders.reports[-1]
+        assert late.kind is ReportKind.TRADE and late.last_qty == 50 and late.status is ParentStatus.CANCELED
+        assert h.manager.counters["fill after the parent's final report"] == 1
+
+
+async def test_a_cancel_pending_when_the_parent_fills_is_refused_as_too_late(tmp_path):
+    async with Harness(tmp_path) as h:
+        cl = h.order(900)
+        sent = await h.children(3)
+        h.deliver(CancelParent(SESSION, "X1", cl))
+        answer_all(h, sent)  # everything fills before the cancel can be carried out
+        await until(lambda: h.traders.cancel_refusals)
+        [refusal] = h.traders.cancel_refusals
+        assert refusal.cl_ord_id == "X1" and refusal.too_late and refusal.status is ParentStatus.FILLED
+        assert h.traders.final(cl).status is ParentStatus.FILLED
+
+
 # -- the never-overfill invariant under random venue behaviour --------------------------------------
 
 ACTIONS = st.lists(st.tuples(st.sampled_from(["fill", "dup", "cancel", "late", "over", "silent", "unknown"]),
