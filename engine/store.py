@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS parents (
     side TEXT NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, original_quantity INTEGER NOT NULL,
     order_type TEXT NOT NULL, time_in_force TEXT NOT NULL, limit_price REAL, expire_at REAL, min_qty INTEGER,
     state TEXT NOT NULL, cum_qty INTEGER NOT NULL, notional REAL NOT NULL, sweeps INTEGER NOT NULL,
-    created_at REAL NOT NULL, done_at REAL);
+    created_at REAL NOT NULL, done_at REAL, pending_cl_ord_id TEXT, pending_quantity INTEGER);
 CREATE INDEX IF NOT EXISTS parents_open ON parents(state);
 CREATE TABLE IF NOT EXISTS children (
     child_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL, venue TEXT NOT NULL, sweep INTEGER NOT NULL,
@@ -50,6 +50,14 @@ CREATE INDEX IF NOT EXISTS weights_key ON weights(key, taken_at);
 CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 """
 
+# Columns added after the first journals were written: (name, SQL type). A journal from before
+# gets them on open, so an upgrade keeps its open parents.
+_ADDED_PARENT_COLUMNS = (("pending_cl_ord_id", "TEXT"), ("pending_quantity", "INTEGER"))
+_PARENT_COLUMNS = ("parent_id", "session", "cl_ord_id", "orig_cl_ord_id", "side", "symbol", "quantity",
+                   "original_quantity", "order_type", "time_in_force", "limit_price", "expire_at", "min_qty", "state",
+                   "cum_qty", "notional", "sweeps", "created_at", "done_at", "pending_cl_ord_id", "pending_quantity")
+_INSERT_PARENT = (f"INSERT OR REPLACE INTO parents ({', '.join(_PARENT_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(_PARENT_COLUMNS))})")
 _STOP = object()
 WRITE_PERIOD_SECONDS = 0.05  # a crash loses at most this much of the journal
 
@@ -76,6 +84,7 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(_connect(self.path)) as connection:
             connection.executescript(SCHEMA)
+            _add_missing_columns(connection)
         self._lock = threading.Lock()
         self._pending: list = []
         self._wake = threading.Event()
@@ -86,12 +95,16 @@ class Journal:
     # -- writing (any thread; never blocks) ----------------------------------------------------
 
     def record_parent(self, parent) -> None:
+        """The parent's latest state, with the cancel or replace request it is still to carry out."""
         spec = parent.spec
-        self._put("INSERT OR REPLACE INTO parents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        pending = parent.pending_cancel or parent.pending_replace
+        self._put(_INSERT_PARENT,
                   (parent.parent_id, spec.session, parent.cl_ord_id, spec.cl_ord_id, spec.side.value, spec.symbol,
                    parent.quantity, spec.quantity, spec.order_type.value, spec.time_in_force.value,
                    spec.limit_price, spec.expire_at, spec.min_qty, parent.state.value, parent.cum_qty,
-                   parent.notional, parent.sweeps, parent.created_at, parent.done_at))
+                   parent.notional, parent.sweeps, parent.created_at, parent.done_at,
+                   pending.cl_ord_id if pending is not None else None,
+                   parent.pending_replace.quantity if parent.pending_replace is not None else None))
 
     def record_child(self, child) -> None:
         self._put("INSERT OR REPLACE INTO children VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -185,8 +198,9 @@ def open_parents(path: Path) -> list[tuple[dict, list[dict]]]:
 
 
 def used_cl_ord_ids(path: Path) -> set[tuple[str, str]]:
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = connection.execute("SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents")
+    with closing(_connect(path, read_only=True)) as connection:  # a Journal opened on it first: columns are current
+        rows = connection.execute("SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents "
+                                  "UNION SELECT session, pending_cl_ord_id FROM parents WHERE pending_cl_ord_id IS NOT NULL")
         return {(session, cl_ord_id) for session, cl_ord_id in rows}
 
 
@@ -224,6 +238,14 @@ def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(parents)")}
+    for name, sql_type in _ADDED_PARENT_COLUMNS:
+        if name not in present:
+            connection.execute(f"ALTER TABLE parents ADD COLUMN {name} {sql_type}")
+    connection.commit()
 
 
 def _rows(connection: sqlite3.Connection, sql: str, values: Iterable[Any] = ()) -> list[dict]:

@@ -179,6 +179,7 @@ class OrderManager:
         parent.transition(ParentTrigger.REQUEST_CANCEL, self.clock())
         self._send(parent, ReportKind.PENDING_CANCEL, cl_ord_id=message.cl_ord_id,
                    orig_cl_ord_id=message.orig_cl_ord_id)
+        self.journal.record_parent(parent)  # with the request: a restart still carries it out
         self._wake[parent.parent_id].set()
 
     def _on_replace(self, message: ReplaceParent) -> None:
@@ -198,6 +199,7 @@ class OrderManager:
         parent.transition(ParentTrigger.REQUEST_REPLACE, self.clock())
         self._send(parent, ReportKind.PENDING_REPLACE, cl_ord_id=message.cl_ord_id,
                    orig_cl_ord_id=message.orig_cl_ord_id)
+        self.journal.record_parent(parent)  # with the request: a restart still carries it out
         self._wake[parent.parent_id].set()
 
     def _on_status_query(self, message: ParentStatusQuery) -> None:
@@ -321,9 +323,12 @@ class OrderManager:
             ending = self._ending_due(parent)
             if ending is not None:
                 break
-            self._carry_out_replace(parent)
-            if parent.is_final:
-                break
+            if parent.pending_replace is not None:  # the reduction must know what is still in flight
+                await self._settle_children(parent, "a replace")
+                if self._stopping:
+                    break  # the request is journaled: the next start carries it out
+                self._carry_out_replace(parent)
+                continue
             async with self._sweep_slots:
                 if self._ending_due(parent) is not None or parent.pending_replace is not None:
                     continue  # a request came while waiting for a slot: carried out at the top
@@ -336,10 +341,8 @@ class OrderManager:
             if parent.is_final:
                 break
             if isinstance(outcome, Sweep) and parent.is_ioc:
-                ending = self._ending_due(parent)
-                if ending is None:
-                    self._carry_out_replace(parent)
-                    ending = _Ending(ParentTrigger.CANCEL, "IOC: the one sweep is done")
+                # a replace still pending is moot now: refused as too late once the parent ends
+                ending = self._ending_due(parent) or _Ending(ParentTrigger.CANCEL, "IOC: the one sweep is done")
                 break
             if not isinstance(outcome, Sweep) and not parent.open_children and (
                     parent.is_ioc or outcome is Skipped.BELOW_MINIMUMS):
@@ -348,10 +351,10 @@ class OrderManager:
                 break
             await self._pause(parent, self._pause_after(outcome, empty_sweeps))
         if ending is not None and not parent.is_final:
-            await self._settle_children(parent)
-            if self._stopping and parent.open_children:
-                pass  # stays open in the journal: the next start reconciles its children, then ends it
-            elif not parent.is_final:
+            await self._settle_children(parent, "the final report")
+            # stopping with children unresolved, the parent stays open in the journal: the next
+            # start reconciles them, then ends it
+            if not parent.is_final and not (self._stopping and parent.open_children):
                 self._end(parent, ending.trigger, ending.text, cl_ord_id=ending.cl_ord_id,
                           orig_cl_ord_id=ending.orig_cl_ord_id)
         if parent.is_final:
@@ -360,12 +363,12 @@ class OrderManager:
         if parent.is_final:
             self._forget_later(parent)
 
-    async def _settle_children(self, parent: ParentOrder) -> None:
+    async def _settle_children(self, parent: ParentOrder, waiting: str) -> None:
         """Children given up on at a sweep deadline stay live at their venue until it answers the
-        withdrawal: the parent's final report waits for them (up to ``sweep.resolve_wait_ms``), so
-        the trader hears of every fill before the order is reported done. After the wait the parent
-        ends anyway, and a fill arriving later is reported after the final report and journaled as
-        an incident."""
+        withdrawal: the parent's final report, or a replace, waits for them (up to
+        ``sweep.resolve_wait_ms``), so the trader hears of every fill before the order is reported
+        done, and a reduction knows what is in flight. After the wait the parent goes on anyway; a
+        fill arriving after its final report is reported after it and journaled as an incident."""
         if not parent.open_children:
             return
         limit = self.clock() + self.config.sweep.resolve_wait_ms / 1000.0
@@ -374,21 +377,26 @@ class OrderManager:
             while parent.open_children and not parent.is_final and not self._stopping:
                 left = limit - self.clock()
                 if left <= 0:
-                    self._incident("parent ended with children unresolved",
-                                   f"{parent.parent_id}: {', '.join(parent.open_children)}")
+                    self._incident("children unresolved after the resolve wait",
+                                   f"{parent.parent_id}, for {waiting}: {', '.join(parent.open_children)}")
                     return
                 await self._pause(parent, left)
         finally:
             self._settling.discard(parent.parent_id)
 
     def _answer_requests_too_late(self, parent: ParentOrder) -> None:
-        """A cancel or replace still pending when the parent filled completely is refused as too late."""
-        for request, for_replace in ((parent.pending_cancel, False), (parent.pending_replace, True)):
-            if request is not None and parent.state is ParentStatus.FILLED:
+        """A cancel or replace still pending when the parent ended otherwise (filled completely, say)
+        is refused as too late."""
+        requests = ((parent.pending_cancel, False), (parent.pending_replace, True))
+        if not any(request is not None for request, _ in requests):
+            return
+        for request, for_replace in requests:
+            if request is not None:
                 self.traders.refuse_cancel(CancelRefused(request.session, parent.parent_id, request.cl_ord_id,
                                                          request.orig_cl_ord_id, parent.state, for_replace, True,
-                                                         "too late: the order is filled"))
+                                                         f"too late: the order is {parent.state.value}"))
         parent.pending_cancel = parent.pending_replace = None
+        self.journal.record_parent(parent)
 
     def _pause_after(self, outcome: Sweep | Skipped, empty_sweeps: int) -> float:
         """The sweep interval, doubled after each sweep in a row that filled nothing (up to
@@ -419,6 +427,7 @@ class OrderManager:
         if problem is not None:
             parent.transition(resume, now)
             self.traders.refuse_cancel(self._refusal(parent, request, True, problem))
+            self.journal.record_parent(parent)
             return
         trigger = ParentTrigger.FILL_COMPLETE if parent.cum_qty >= parent.quantity else resume
         parent.transition(trigger, now)
@@ -433,6 +442,8 @@ class OrderManager:
             return
         kind = ReportKind.EXPIRED if trigger is ParentTrigger.EXPIRE else ReportKind.CANCELED
         self._send(parent, kind, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id, text=text)
+        if parent.pending_cancel is not None and parent.pending_cancel.cl_ord_id == cl_ord_id:
+            parent.pending_cancel = None  # answered by this report
         self.journal.record_parent(parent)
         log.info("parent done", parent=parent.parent_id, state=parent.state.value, cum_qty=parent.cum_qty,
                  quantity=parent.quantity, sweeps=parent.sweeps, reason=text)
@@ -463,6 +474,10 @@ class OrderManager:
         self.by_cl_ord_id[(parent.spec.session, parent.spec.cl_ord_id)] = parent.parent_id
         self.by_cl_ord_id[(parent.spec.session, parent.cl_ord_id)] = parent.parent_id
         self.used_cl_ord_ids.add((parent.spec.session, parent.spec.cl_ord_id))
+        request = parent.pending_cancel or parent.pending_replace  # restored with the parent
+        if request is not None:
+            self.by_cl_ord_id[(parent.spec.session, request.cl_ord_id)] = parent.parent_id
+            self.used_cl_ord_ids.add((parent.spec.session, request.cl_ord_id))
 
     def _find(self, session: SessionKey, cl_ord_id: str) -> ParentOrder | None:
         parent_id = self.by_cl_ord_id.get((session, cl_ord_id))

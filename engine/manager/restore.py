@@ -12,7 +12,7 @@ from typing import Callable
 
 from engine.domain.child import ChildOrder, ChildState
 from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, VenueName
-from engine.domain.messages import CancelParent, ParentStatus
+from engine.domain.messages import CancelParent, ParentStatus, ReplaceParent
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
 from engine.domain.parent import ParentOrder
 from engine.store import open_parents
@@ -38,15 +38,18 @@ def _parent(row: dict) -> ParentOrder:
                       order_type=OrderType(row["order_type"]), time_in_force=TimeInForce(row["time_in_force"]),
                       limit_price=row["limit_price"], expire_at=row["expire_at"], min_qty=row["min_qty"])
     state = ParentStatus(row["state"])
-    pending_cancel = None
-    if state is ParentStatus.PENDING_REPLACE:  # the request itself was not journaled: the trader may ask again
+    current = ClOrdId(row["cl_ord_id"])
+    request_id = row.get("pending_cl_ord_id")  # the request's own ClOrdID, answered by the report that ends it
+    pending_cancel = pending_replace = None
+    if state is ParentStatus.PENDING_CANCEL:  # the trader asked to cancel: finish that first
+        pending_cancel = CancelParent(spec.session, ClOrdId(request_id or current), current)
+    elif state is ParentStatus.PENDING_REPLACE and request_id is not None and row.get("pending_quantity"):
+        pending_replace = ReplaceParent(spec.session, ClOrdId(request_id), current, row["pending_quantity"])
+    elif state is ParentStatus.PENDING_REPLACE:  # a journal from before requests were kept: the trader may ask again
         state = ParentStatus.PARTIALLY_FILLED if row["cum_qty"] else ParentStatus.NEW
-    elif state is ParentStatus.PENDING_CANCEL:  # the trader asked to cancel: finish that first
-        current = ClOrdId(row["cl_ord_id"])
-        pending_cancel = CancelParent(spec.session, current, current)
     return ParentOrder(ParentId(row["parent_id"]), spec, row["created_at"], quantity=row["quantity"], state=state,
-                       cl_ord_id=ClOrdId(row["cl_ord_id"]), cum_qty=row["cum_qty"], notional=row["notional"],
-                       sweeps=row["sweeps"], pending_cancel=pending_cancel)
+                       cl_ord_id=current, cum_qty=row["cum_qty"], notional=row["notional"],
+                       sweeps=row["sweeps"], pending_cancel=pending_cancel, pending_replace=pending_replace)
 
 
 def _child(row: dict, parent: ParentOrder) -> ChildOrder:

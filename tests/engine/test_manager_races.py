@@ -144,7 +144,7 @@ async def test_a_parent_ends_after_the_resolve_wait_and_a_fill_after_it_is_an_in
         answer_all(h, [b, c], fraction=0.0)
         final = await until(lambda: h.traders.final(cl))  # a's venue never answers
         assert final.kind is ReportKind.CANCELED and final.cum_qty == 0
-        assert h.manager.counters["parent ended with children unresolved"] == 1
+        assert h.manager.counters["children unresolved after the resolve wait"] == 1
         h.deliver(trade(a, 50, 50, final=True))
         late = h.traders.reports[-1]
         assert late.kind is ReportKind.TRADE and late.last_qty == 50 and late.status is ParentStatus.CANCELED

@@ -7,11 +7,13 @@ import numpy as np
 from engine.allocation.rules import VenueRules
 from engine.app import restore_weights
 from engine.domain.child import ChildState
-from engine.domain.messages import ParentStatus, VenueOrderStatus, VenueReport, VenueReportKind
+from engine.domain.messages import (CancelParent, ParentStatus, ReplaceParent, ReportKind, VenueOrderStatus, VenueReport,
+                                    VenueReportKind)
 from engine.domain.orders import TimeInForce
 from engine.manager.weights import MARKET_KEY
+from engine.manager.restore import restore_parents
 from engine.store import open_parents
-from tests.engine.fakes import Harness, answer_all, until
+from tests.engine.fakes import SESSION, Harness, answer_all, until
 
 EXPGRAD = {"policy": "expgrad", "sweep": {"deadline_ms": 40, "interval_ms": 1, "cancel_retry_ms": 50}}
 
@@ -55,6 +57,66 @@ async def test_a_restart_restores_open_parents_and_reconciles_their_children(tmp
         answer_all(second, rest)
         final = await until(lambda: second.traders.final(open_cl))
         assert final.status is ParentStatus.FILLED and final.cum_qty == 900
+
+
+async def _stop_with_a_request_pending(tmp_path, request_for):
+    """A DAY parent whose children never answer, and a request made mid-sweep; the engine stops."""
+    async with Harness(tmp_path, **EXPGRAD) as first:
+        cl = first.order(900)
+        await _new_children(first)
+        first.deliver(request_for(cl))
+    return cl
+
+
+async def _answer_the_reconciliation(h, parent):
+    queries = await until(lambda: {q.child_id for q in h.venues.queries} >= set(parent.open_children)
+                          and list(h.venues.queries))
+    for query in {q.child_id: q for q in queries}.values():
+        h.deliver(VenueReport(query.venue, query.child_id, f"S-{query.child_id}", VenueReportKind.STATUS,
+                              VenueOrderStatus.CANCELED, cum_qty=0, leaves_qty=0))
+
+
+async def test_a_cancel_pending_at_the_stop_is_carried_out_after_the_restart_under_its_own_clordid(tmp_path):
+    cl = await _stop_with_a_request_pending(tmp_path, lambda cl: CancelParent(SESSION, "X1", cl))
+    async with Harness(tmp_path, **EXPGRAD) as second:
+        parent = second.parent(cl)
+        assert parent.state is ParentStatus.PENDING_CANCEL and parent.pending_cancel.cl_ord_id == "X1"
+        await _answer_the_reconciliation(second, parent)
+        final = await until(lambda: second.traders.final("X1"))
+        assert final.kind is ReportKind.CANCELED and final.cl_ord_id == "X1" and final.orig_cl_ord_id == cl
+        assert second.venues.submitted == []  # nothing new was swept for a parent being cancelled
+        second.deliver(CancelParent(SESSION, "X1", cl))
+        assert "duplicate ClOrdID X1" in second.traders.cancel_refusals[-1].text
+
+
+async def test_a_replace_pending_at_the_stop_is_carried_out_after_the_restart(tmp_path):
+    cl = await _stop_with_a_request_pending(tmp_path, lambda cl: ReplaceParent(SESSION, "R1", cl, 600))
+    async with Harness(tmp_path, **EXPGRAD) as second:
+        parent = second.parent(cl)
+        assert parent.state is ParentStatus.PENDING_REPLACE and parent.pending_replace.quantity == 600
+        await _answer_the_reconciliation(second, parent)
+        replaced = await until(lambda: [r for r in second.traders.for_order("R1") if r.kind is ReportKind.REPLACED])
+        assert replaced[0].orig_cl_ord_id == cl and replaced[0].quantity == 600
+        resumed = await until(lambda: list(second.venues.submitted))
+        assert sum(c.quantity for c in resumed) == 600  # the reduced quantity is swept
+
+
+def test_a_journal_from_before_pending_requests_were_kept_opens_and_restores(tmp_path):
+    import sqlite3
+
+    from engine.store import SCHEMA, Journal
+
+    path = tmp_path / "old.sqlite"
+    old_schema = SCHEMA.replace(", pending_cl_ord_id TEXT, pending_quantity INTEGER", "")
+    with sqlite3.connect(path) as connection:
+        connection.executescript(old_schema)
+        connection.execute("INSERT INTO parents VALUES ('P1','FIX.4.4:DARKAGG->TRADER1','C1','C1','buy','VOD.L',900,900,"
+                           "'market','day',NULL,NULL,NULL,'pending replace',0,0.0,1,1.0,NULL)")
+    Journal(path).close()
+    [(row, _)] = open_parents(path)
+    assert row["pending_cl_ord_id"] is None
+    [parent] = restore_parents(path, lambda child: None)
+    assert parent.state is ParentStatus.NEW and parent.pending_replace is None  # the trader may ask again
 
 
 async def _new_children(h, count=3):
