@@ -12,6 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
+from engine.runtime import freeze_startup_heap
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=Path("config/sim_venues.yaml"),
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for listing in host.listings():
         print(f"  {listing.venue:<6} port {listing.port:<5} SenderCompID={listing.sender_comp_id:<10} "
               f"TargetCompID={listing.target_comp_id:<10} mode={listing.mode} reports={listing.report_style}")
+    freeze_startup_heap()
     print("ready", flush=True)
     try:
         while not stopping.wait(0.5):
