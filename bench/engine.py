@@ -9,8 +9,11 @@ journal (so nothing of the trader's side is counted):
 * sustained sweeps per second: a window of large DAY parents swept back to back (interval 0) for a
   fixed time, then cancelled.
 
-The reference measured in the same run: bare quickfix round trips per second (order out, one report
-back) through the echo acceptor of bench/venues.py, with 12 sessions.
+The references measured in the same run: bare quickfix round trips per second (order out, one report
+back) through the echo acceptor of bench/venues.py, with 12 sessions; and the bare quickfix sweep:
+the engine's 12 child orders sent at once to that echo answering each with a New ack and a Canceled,
+timed until all 12 finals are in (the floor the machine sets for a sweep's messages, before and
+after the engine's run, averaged).
 
     python -m bench.engine
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +49,74 @@ def raw_quickfix_rate(orders_per_venue: int = 400) -> float:
     return orders / seconds
 
 
+def bare_sweep_latency(sweeps: int = 300) -> float:
+    """p50 ms of a bare quickfix "sweep": 12 IOC orders (the engine's own text) sent at once, one per
+    session, to an echo that answers each with a New ack and a Canceled, until all 12 finals are in.
+    The same messages, sessions and processes as an engine sweep, without any engine logic."""
+    import quickfix as fix
+
+    from bench.venues import CLIENT, _settings
+    from engine.domain.messages import SubmitChild
+    from engine.domain.orders import Side
+    from engine.fix.thread_state import keep_thread_state
+    from engine.fix.translate import new_order_single
+
+    ports = free_ports(len(VENUES))
+    server = _start([sys.executable, "-m", "bench.venues", "--serve-echo", *map(str, ports), "--with-ack"])
+    lock = threading.Lock()
+    all_in = threading.Event()
+    state = {"finals": 0, "logged_on": 0}
+    sessions = [fix.SessionID("FIX.4.4", CLIENT, venue) for venue in VENUES]
+
+    class Client(fix.Application):
+        def onCreate(self, s): pass
+        def onLogout(self, s): pass
+        def toAdmin(self, m, s): pass
+        def fromAdmin(self, m, s): pass
+        def toApp(self, m, s): pass
+
+        def onLogon(self, session):
+            with lock:
+                state["logged_on"] += 1
+
+        def fromApp(self, message, session):
+            keep_thread_state()
+            if message.getField(39) == "4":
+                with lock:
+                    state["finals"] += 1
+                    if state["finals"] == len(VENUES):
+                        all_in.set()
+
+    initiator = fix.SocketInitiator(Client(), fix.MemoryStoreFactory(),
+                                    _settings(fix, "initiator", ports, initiator=True))
+    initiator.start()
+    try:
+        deadline = time.monotonic() + 20
+        while state["logged_on"] < len(VENUES):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bare sweep client could not log on to every echo session")
+            time.sleep(0.05)
+        latencies = []
+        for number in range(sweeps + 20):  # the first 20 warm up
+            with lock:
+                state["finals"] = 0
+                all_in.clear()
+            started = time.perf_counter()
+            for venue, session in zip(VENUES, sessions):
+                text = new_order_single(SubmitChild(venue, f"B{number}.{venue}", Side.BUY, "VOD.L", 20_000, None, None))
+                fix.Session.sendToTarget(fix.Message(text, False), session)
+            if not all_in.wait(10):
+                raise RuntimeError(f"bare sweep {number}: only {state['finals']} of {len(VENUES)} finals came back")
+            if number >= 20:
+                latencies.append(1000.0 * (time.perf_counter() - started))
+            time.sleep(0.002)  # the engine's sweeps also come one at a time, with the trader's turn between
+        return float(np.median(latencies))
+    finally:
+        initiator.stop()
+        server.terminate()
+        server.wait(30)
+
+
 def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> dict[str, float]:
     from engine.engine_config import load_engine_config
     from engine.fix.trader_client import TraderClient
@@ -52,6 +124,7 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
     from engine.store import sweeps
 
     raw = raw_quickfix_rate()
+    bare_before = bare_sweep_latency()
     with tempfile.TemporaryDirectory() as tmp:
         # The venues' ground-truth log is off: it is the study's record of hidden liquidity, work a
         # real pool never does, and in one process for 12 venues it would sit in every sweep's path.
@@ -87,6 +160,7 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
                 engine.stop()
             venues.stop()
         rows = sweeps(config.journal)
+    bare = (bare_before + bare_sweep_latency()) / 2  # before and after: the machine's speed drifts
     single = [r for r in rows if latency_start <= r.started_at < load_start and not any(r.timed_out)]
     full = [r for r in single if sum(1 for s in r.sent if s) == len(VENUES)]
     latencies = np.array([r.latency_ms for r in full])
@@ -97,11 +171,13 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
     report("Engine sweeps over FIX: 12 sim venues at zero latency, expgrad, engine/venues/trader in 3 processes")
     report(f"  sweep latency over {len(full)} one-sweep IOC parents with 12 children: p50 {p50:.2f} ms "
            f"(goal <= 3), p99 {p99:.2f} ms (goal <= 15)")
+    report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
+           f"each, no engine logic): p50 {bare:.2f} ms; engine p50 / bare p50 = {p50 / bare:.2f}")
     report(f"  sustained: {rate:.0f} sweeps/s with {LOAD_WINDOW} parents working (goal >= 150)")
     report(f"  raw quickfix in the same run: {raw:.0f} round trips/s (order out, one report back, 12 sessions); "
            f"a sweep is 12 round trips plus about 24 more venue reports and the trader's reports")
     return {"latency_p50_ms": float(p50), "latency_p99_ms": float(p99), "sweeps_per_second": rate,
-            "raw_round_trips_per_second": raw}
+            "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,8 +49,9 @@ def _settings(fix, kind: str, ports: list[int], *, initiator: bool):
     return settings
 
 
-def serve_echo(ports: list[int]) -> None:
-    """The raw reference: answer each order with one ExecutionReport, nothing else."""
+def serve_echo(ports: list[int], with_ack: bool = False) -> None:
+    """The raw reference: answer each order with one ExecutionReport (Canceled), nothing else;
+    ``with_ack`` sends a New ack first, as the sim venues do for an IOC order."""
     import signal
 
     import quickfix as fix
@@ -65,13 +66,12 @@ def serve_echo(ports: list[int]) -> None:
 
         def fromApp(self, message, session):
             try:
-                report = fix.Message()
-                report.getHeader().setField(35, "8")
-                for tag, value in ((37, "1"), (17, "1"), (150, "4"), (39, "4"), (54, "1"), (55, "VOD.L"),
-                                   (151, "0"), (14, "0"), (6, "0")):
-                    report.setField(tag, value)
-                report.setField(11, message.getField(11))
-                fix.Session.sendToTarget(report, session)
+                cl_ord_id = message.getField(11)
+                for status in ("0", "4") if with_ack else ("4",):
+                    # built as text, one SWIG call, the way the engine and the sim venues build theirs
+                    text = (f"8=FIX.4.4\x019=0\x0135=8\x0137=1\x0111={cl_ord_id}\x0117=1\x01150={status}"
+                            f"\x0139={status}\x0154=1\x0155=VOD.L\x01151=0\x0114=0\x016=0\x0110=000\x01")
+                    fix.Session.sendToTarget(fix.Message(text, False), session)
             except Exception as error:  # noqa: BLE001
                 print(repr(error), file=sys.stderr)
 
@@ -207,9 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders-per-venue", type=int, default=1500)
     parser.add_argument("--serve-echo", nargs="+", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--with-ack", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_echo:
-        serve_echo(args.serve_echo)
+        serve_echo(args.serve_echo, args.with_ack)
         return 0
     run(print, args.orders_per_venue)
     return 0
