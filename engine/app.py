@@ -87,7 +87,7 @@ class Engine:
         # hand-over can wait that long (a convoy: sendToTarget measured at 140 us a call). Measured
         # sweep latency p50 (make bench): 100 us -> ~4.4 ms, 50 us -> 2.7 ms, 20 us -> 2.3-2.7 ms.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
-        self.journal = Journal(config.journal)
+        self.journal = Journal(config.journal, keep_weight_snapshots=config.weights.keep_snapshots)
         weights = build_weights(config)
         restored = restore_weights(weights, config)
         self.gateway = FixGateway(config, self)

@@ -69,7 +69,8 @@ class SweepConfig:
 @dataclass(frozen=True, kw_only=True)
 class WeightsConfig:
     min_symbol_history: int = 200  # sweeps of a symbol before it uses its own weights
-    snapshot_every: int = 100      # sweeps between weight snapshots in the journal
+    snapshot_seconds: float = 10.0  # the live weights are journaled this often when they changed (and at stop)
+    keep_snapshots: int = 60        # newest snapshots kept per key (older ones are deleted)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,8 +179,9 @@ def _sweep(entry: Any) -> SweepConfig:
 
 def _weights(entry: Any) -> WeightsConfig:
     entry = mapping(entry, "weights")
-    check_keys(entry, {"min_symbol_history", "snapshot_every"}, set(), "weights")
-    return WeightsConfig(**{key: whole(value, f"weights.{key}", minimum=1) for key, value in entry.items()})
+    check_keys(entry, {"min_symbol_history", "snapshot_seconds", "keep_snapshots"}, set(), "weights")
+    return WeightsConfig(**{key: number(value, f"weights.{key}", positive=True) if key == "snapshot_seconds"
+                            else whole(value, f"weights.{key}", minimum=1) for key, value in entry.items()})
 
 
 def _fix(entry: Any, base_dir: Path) -> FixConfig:

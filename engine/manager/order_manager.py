@@ -77,7 +77,7 @@ class OrderManager:
         # concurrency only queues reports behind new orders, so latency grows and children miss
         # their deadlines while throughput stays the same. Parents wait for a slot instead.
         self._sweep_slots = asyncio.Semaphore(config.sweep.max_in_flight)
-        self._reconciler: asyncio.Task | None = None
+        self._housekeepers: list[asyncio.Task] = []  # the reconciler and the weight snapshots
         self._stopping = False
         self._handlers = {NewParent: self._on_new_parent, InvalidParent: self._on_invalid_parent,
                           CancelParent: self._on_cancel, ReplaceParent: self._on_replace,
@@ -99,7 +99,9 @@ class OrderManager:
             self._spawn(parent)
             log.info("parent restored", parent=parent.parent_id, cum_qty=parent.cum_qty, quantity=parent.quantity,
                      unresolved_children=len(parent.open_children))
-        self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever(), name="reconciler")
+        loop = asyncio.get_running_loop()
+        self._housekeepers = [loop.create_task(self._reconcile_forever(), name="reconciler"),
+                              loop.create_task(self._snapshot_forever(), name="weight-snapshots")]
 
     async def stop(self) -> None:
         """Let the sweeps in flight finish (withdrawing at their deadline), then stop the workers.
@@ -111,8 +113,8 @@ class OrderManager:
         tasks = [t for t in self._tasks.values() if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
-        for task in [*self._tasks.values(), self._reconciler]:
-            if task is not None and not task.done():
+        for task in [*self._tasks.values(), *self._housekeepers]:
+            if not task.done():
                 task.cancel()
         self.runner.snapshot_weights(self.clock())
         for parent in self.parents.values():
@@ -295,6 +297,18 @@ class OrderManager:
                 self._reconcile()
             except Exception:  # noqa: BLE001
                 log.exception("reconciliation failed")
+
+    async def _snapshot_forever(self) -> None:
+        """The live weights go to the journal every ``weights.snapshot_seconds`` when they changed
+        (``dark-agg weights`` reads them there): by time rather than per sweep, so a busy engine
+        does not write them several times a second and a quiet one is never left stale."""
+        period = self.config.weights.snapshot_seconds
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.runner.snapshot_if_changed(self.clock())
+            except Exception:  # noqa: BLE001
+                log.exception("weight snapshot failed")
 
     # -- working a parent -----------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ class SweepRunner:
         self.children_of: dict[str, list[ChildId]] = {}  # parent id -> its children's ids, for forgetting
         self.sweep_of: dict[ChildId, Sweep] = {}
         self.learned_sweeps = 0
+        self._snapshot_of = -1  # learned_sweeps at the last weight snapshot
         self.rejects_in_a_row = np.zeros(len(config.venues), dtype=np.int64)
         self.benched_until = np.zeros(len(config.venues))  # wall clock; 0 = available
 
@@ -183,8 +184,6 @@ class SweepRunner:
             outcome = Allocation(sweep.allocation.quantity, sent, sweep.allocation.desired)
             self.weights.observe(parent.spec.symbol, outcome, filled)
             self.learned_sweeps += 1
-            if self.learned_sweeps % self.config.weights.snapshot_every == 0:
-                self.snapshot_weights(now)
         certified = bool(no_regret_possible(np.array([sweep.allocation.quantity]), sent, filled)[0])
         ended = sweep.completed if sweep.completed is not None else time.perf_counter()
         row = SweepRow(parent.parent_id, sweep.number, parent.spec.symbol, int(sweep.allocation.quantity),
@@ -201,6 +200,14 @@ class SweepRunner:
     def snapshot_weights(self, now: float) -> None:
         for key, (learned, snapshot) in self.weights.snapshots().items():
             self.journal.record_weights(key, self.weights.policy_name, learned, snapshot, now)
+        self._snapshot_of = self.learned_sweeps
+
+    def snapshot_if_changed(self, now: float) -> bool:
+        """Journal the weights when a sweep has taught them something since the last snapshot."""
+        if self.learned_sweeps == self._snapshot_of:
+            return False
+        self.snapshot_weights(now)
+        return True
 
     def _withdraw(self, child: ChildOrder, now: float) -> None:
         child.timed_out = True

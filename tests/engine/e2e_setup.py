@@ -43,7 +43,7 @@ def engine_config(folder: Path, venues, engine_id: str, trader_id: str, trader_p
     document = {
         "market": "market.yaml", "symbols": [SYMBOL], "journal": "journal.sqlite",
         "sweep": {"deadline_ms": 200, "interval_ms": 5, "cancel_retry_ms": 300},
-        "weights": {"min_symbol_history": 50, "snapshot_every": 10},
+        "weights": {"min_symbol_history": 50, "snapshot_seconds": 0.2},
         "fix": {"store_path": "fix_store", "reconnect_seconds": 1,
                 "trader": {"port": trader_port or free_port(), "sender_comp_id": engine_id, "sessions": [trader_id]}},
         "venue_defaults": {"sender_comp_id": engine_id},

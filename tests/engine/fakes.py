@@ -41,7 +41,7 @@ def engine_config(tmp_path: Path, **overrides):
         "market": "market.yaml", "policy": "uniform", "symbols": [SYMBOL, "BARC.L"],
         "journal": "journal.sqlite",
         "sweep": {"deadline_ms": 150, "interval_ms": 1, "cancel_retry_ms": 100},
-        "weights": {"min_symbol_history": 5, "snapshot_every": 3},
+        "weights": {"min_symbol_history": 5, "snapshot_seconds": 0.05},
         "fix": {"trader": {"port": 9999, "sender_comp_id": "DARKAGG", "sessions": ["TRADER1"], "store": "memory"}},
         "venue_defaults": {"sender_comp_id": "DARKAGG"},
         "venues": [{"name": name, "port": 9000 + i, "target_comp_id": name} for i, name in enumerate(VENUES)],
@@ -132,7 +132,7 @@ class Harness:
         self.config = engine_config(tmp_path, **overrides)
         self.venues = FakeVenues()
         self.traders = FakeTraders()
-        self.journal = Journal(self.config.journal)
+        self.journal = Journal(self.config.journal, keep_weight_snapshots=self.config.weights.keep_snapshots)
         self.weights = build_weights(self.config)
         self.manager = OrderManager(self.config, self.venues, self.traders, self.journal, self.weights,
                                     IdFactory(f"t{tmp_path.name[-6:]}-"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from engine.allocation.rules import VenueRules
@@ -155,3 +157,44 @@ async def test_the_live_weights_export_in_the_study_format_with_the_weight_map(t
     for size, row in zip(document["sizes"], policy["allocations"]):
         assert len(row) == 3 and sum(row) <= size + 0.002 * len(row)  # rows are rounded to 3 decimals
     assert (tmp_path / "export" / "weights_map.png").stat().st_size > 10_000
+
+
+async def test_the_live_weights_reach_the_journal_by_time_while_the_engine_runs(tmp_path):
+    from engine.store import latest_weights
+
+    async with Harness(tmp_path, policy="expgrad", weights={"snapshot_seconds": 0.05, "min_symbol_history": 5},
+                       sweep={"deadline_ms": 40, "interval_ms": 1}) as h:
+        cl = h.order(900, tif=TimeInForce.IOC)
+        answer_all(h, await _new_children(h), fraction=0.3)
+        await until(lambda: h.traders.final(cl))
+        # no stop, no sweep count reached: the periodic snapshot alone must bring the sweep in
+        await until(lambda: h.journal.flush() or latest_weights(h.config.journal).get(MARKET_KEY, ("", 0))[1] == 1,
+                    timeout=3.0)
+        rows = _weight_rows(h.config.journal)
+        await asyncio.sleep(0.3)  # nothing learned since: nothing new is written
+        h.journal.flush()
+        assert _weight_rows(h.config.journal) == rows
+
+
+def test_only_the_newest_weight_snapshots_are_kept_per_key(tmp_path):
+    from engine.store import Journal, latest_weights
+
+    journal = Journal(tmp_path / "journal.sqlite", keep_weight_snapshots=3)
+    for at in range(1, 6):
+        journal.record_weights(MARKET_KEY, "expgrad", at, {"x": np.full(3, at)}, float(at))
+    for at in range(1, 3):
+        journal.record_weights("VOD.L", "expgrad", at, {"x": np.full(3, at)}, float(at))
+    journal.flush()
+    journal.close()
+    import sqlite3
+    with sqlite3.connect(tmp_path / "journal.sqlite") as connection:
+        kept = connection.execute("SELECT key, learned FROM weights ORDER BY key, learned").fetchall()
+    assert kept == [(MARKET_KEY, 3), (MARKET_KEY, 4), (MARKET_KEY, 5), ("VOD.L", 1), ("VOD.L", 2)]
+    policy, learned, arrays = latest_weights(tmp_path / "journal.sqlite")[MARKET_KEY]
+    assert learned == 5 and arrays["x"].tolist() == [5, 5, 5]
+
+
+def _weight_rows(path):
+    import sqlite3
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT COUNT(*) FROM weights").fetchone()[0]
