@@ -55,64 +55,47 @@ def bare_sweep_latency(sweeps: int = 300) -> float:
     The same messages, sessions and processes as an engine sweep, without any engine logic."""
     import quickfix as fix
 
-    from bench.venues import CLIENT, _settings
+    from bench.venues import CLIENT, start_client
     from engine.domain.messages import SubmitChild
     from engine.domain.orders import Side
-    from engine.fix.thread_state import keep_thread_state
     from engine.fix.translate import new_order_single
 
     ports = free_ports(len(VENUES))
     server = _start([sys.executable, "-m", "bench.venues", "--serve-echo", *map(str, ports), "--with-ack"])
     lock = threading.Lock()
     all_in = threading.Event()
-    state = {"finals": 0, "logged_on": 0}
+    finals = 0
     sessions = [fix.SessionID("FIX.4.4", CLIENT, venue) for venue in VENUES]
 
-    class Client(fix.Application):
-        def onCreate(self, s): pass
-        def onLogout(self, s): pass
-        def toAdmin(self, m, s): pass
-        def fromAdmin(self, m, s): pass
-        def toApp(self, m, s): pass
-
-        def onLogon(self, session):
+    def on_message(message, session):
+        nonlocal finals
+        if message.getField(39) == "4":
             with lock:
-                state["logged_on"] += 1
+                finals += 1
+                if finals == len(VENUES):
+                    all_in.set()
 
-        def fromApp(self, message, session):
-            keep_thread_state()
-            if message.getField(39) == "4":
-                with lock:
-                    state["finals"] += 1
-                    if state["finals"] == len(VENUES):
-                        all_in.set()
-
-    initiator = fix.SocketInitiator(Client(), fix.MemoryStoreFactory(),
-                                    _settings(fix, "initiator", ports, initiator=True))
-    initiator.start()
+    initiator = None
     try:
-        deadline = time.monotonic() + 20
-        while state["logged_on"] < len(VENUES):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the bare sweep client could not log on to every echo session")
-            time.sleep(0.05)
+        initiator = start_client(ports, on_message)
         latencies = []
         for number in range(sweeps + 20):  # the first 20 warm up
             with lock:
-                state["finals"] = 0
+                finals = 0
                 all_in.clear()
             started = time.perf_counter()
             for venue, session in zip(VENUES, sessions):
                 text = new_order_single(SubmitChild(venue, f"B{number}.{venue}", Side.BUY, "VOD.L", 20_000, None, None))
                 fix.Session.sendToTarget(fix.Message(text, False), session)
             if not all_in.wait(10):
-                raise RuntimeError(f"bare sweep {number}: only {state['finals']} of {len(VENUES)} finals came back")
+                raise RuntimeError(f"bare sweep {number}: only {finals} of {len(VENUES)} finals came back")
             if number >= 20:
                 latencies.append(1000.0 * (time.perf_counter() - started))
             time.sleep(0.002)  # the engine's sweeps also come one at a time, with the trader's turn between
         return float(np.median(latencies))
     finally:
-        initiator.stop()
+        if initiator is not None:
+            initiator.stop()
         server.terminate()
         server.wait(30)
 

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from engine.launch import free_ports
 
@@ -110,13 +111,54 @@ def _start(command: list[str]) -> subprocess.Popen:
     raise RuntimeError(f"server did not start: {command}")
 
 
+def start_client(ports: list[int], on_message: Callable[[object, object], None]):
+    """A lean quickfix initiator with one session per venue, logged on to all of them; each
+    application message goes to ``on_message(message, session)`` on QuickFIX's thread (its errors
+    are printed, never raised into QuickFIX). Returns the started initiator: stop() it."""
+    import quickfix as fix
+
+    from engine.fix.thread_state import keep_thread_state
+
+    logged_on: set[str] = set()
+    lock = threading.Lock()
+
+    class Client(fix.Application):
+        def onCreate(self, s): pass
+        def onLogout(self, s): pass
+        def toAdmin(self, m, s): pass
+        def fromAdmin(self, m, s): pass
+        def toApp(self, m, s): pass
+
+        def onLogon(self, session):
+            with lock:
+                logged_on.add(session.toString())
+
+        def fromApp(self, message, session):
+            try:
+                keep_thread_state()
+                on_message(message, session)
+            except Exception as error:  # noqa: BLE001
+                print(repr(error), file=sys.stderr)
+
+    initiator = fix.SocketInitiator(Client(), fix.MemoryStoreFactory(),
+                                    _settings(fix, "initiator", ports, initiator=True))
+    initiator.start()
+    deadline = time.monotonic() + 20
+    while len(logged_on) < len(VENUES):
+        if time.monotonic() > deadline:
+            initiator.stop()
+            raise RuntimeError("the bench client could not log on to every venue")
+        time.sleep(0.05)
+    return initiator
+
+
 def _drive(ports: list[int], orders_per_venue: int) -> tuple[float, int, int]:
     """Closed-loop IOC flow to 12 sessions; returns (seconds, orders completed, messages received)."""
     import quickfix as fix
 
     done = threading.Event()
     lock = threading.Lock()
-    state = {"sent": {v: 0 for v in VENUES}, "finished": 0, "messages": 0, "logged_on": set()}
+    state = {"sent": {v: 0 for v in VENUES}, "finished": 0, "messages": 0}
     total = orders_per_venue * len(VENUES)
     sessions = {v: fix.SessionID("FIX.4.4", CLIENT, v) for v in VENUES}
 
@@ -131,39 +173,18 @@ def _drive(ports: list[int], orders_per_venue: int) -> tuple[float, int, int]:
         order.setField(fix.TransactTime())
         fix.Session.sendToTarget(order, sessions[venue])
 
-    class Client(fix.Application):
-        def onCreate(self, s): pass
-        def onLogout(self, s): pass
-        def toAdmin(self, m, s): pass
-        def fromAdmin(self, m, s): pass
-        def toApp(self, m, s): pass
+    def on_message(message, session):
+        state["messages"] += 1
+        if message.getField(39) in ("2", "4", "8"):
+            venue = session.getTargetCompID().getValue()
+            state["finished"] += 1
+            if state["sent"][venue] < orders_per_venue:
+                send(venue)
+            if state["finished"] == total:
+                done.set()
 
-        def onLogon(self, session):
-            with lock:
-                state["logged_on"].add(session.getTargetCompID().getValue())
-
-        def fromApp(self, message, session):
-            try:
-                state["messages"] += 1
-                if message.getField(39) in ("2", "4", "8"):
-                    venue = session.getTargetCompID().getValue()
-                    state["finished"] += 1
-                    if state["sent"][venue] < orders_per_venue:
-                        send(venue)
-                    if state["finished"] == total:
-                        done.set()
-            except Exception as error:  # noqa: BLE001
-                print(repr(error), file=sys.stderr)
-
-    settings = _settings(fix, "initiator", ports, initiator=True)
-    initiator = fix.SocketInitiator(Client(), fix.MemoryStoreFactory(), settings)
-    initiator.start()
+    initiator = start_client(ports, on_message)
     try:
-        deadline = time.monotonic() + 20
-        while len(state["logged_on"]) < len(VENUES):
-            if time.monotonic() > deadline:
-                raise RuntimeError("client could not log on to every venue")
-            time.sleep(0.05)
         start = time.perf_counter()
         for venue in VENUES:  # the single QuickFIX thread of the client serialises these with callbacks
             for _ in range(min(WINDOW, orders_per_venue)):
