@@ -213,6 +213,12 @@ def open_parents(path: Path) -> list[tuple[dict, list[dict]]]:
                                (parent["parent_id"],))) for parent in parents]
 
 
+def parent_row(path: Path, parent_id: str) -> dict | None:
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = _rows(connection, "SELECT * FROM parents WHERE parent_id = ?", (parent_id,))
+    return rows[0] if rows else None
+
+
 def used_cl_ord_ids(path: Path) -> set[tuple[str, str]]:
     with closing(_connect(path, read_only=True)) as connection:  # a Journal opened on it first: columns are current
         rows = connection.execute("SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents "

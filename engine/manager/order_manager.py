@@ -33,7 +33,7 @@ from engine.domain.orders import RejectReason, check_parent
 from engine.domain.parent import InvariantBroken, ParentOrder, ParentTrigger
 from engine.engine_config import EngineConfig
 from engine.manager.ports import TraderPort, VenuePort
-from engine.manager.restore import restore_parents
+from engine.manager.restore import recall_parent, restore_parents
 from engine.manager.sweeps import Skipped, Sweep, SweepRunner, seconds_until
 from engine.manager.weights import WeightBook
 from engine.store import Journal
@@ -474,11 +474,13 @@ class OrderManager:
 
     def _forget_later(self, parent: ParentOrder) -> None:
         """Finished parents keep their children matchable for a while (late and duplicate reports),
-        then leave memory; the journal keeps everything."""
+        then leave memory; the journal keeps everything, and a status query or cancel for an old
+        order is answered from it (only its ClOrdIDs stay in memory)."""
         def forget() -> None:
             if self.runner.forget(parent.parent_id) and not parent.open_children:
                 self._tasks.pop(parent.parent_id, None)
                 self._wake.pop(parent.parent_id, None)
+                self.parents.pop(parent.parent_id, None)
         asyncio.get_running_loop().call_later(_FORGET_CHILDREN_AFTER, forget)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -495,7 +497,10 @@ class OrderManager:
 
     def _find(self, session: SessionKey, cl_ord_id: str) -> ParentOrder | None:
         parent_id = self.by_cl_ord_id.get((session, cl_ord_id))
-        return self.parents.get(parent_id) if parent_id is not None else None
+        if parent_id is None:
+            return None
+        parent = self.parents.get(parent_id)
+        return parent if parent is not None else recall_parent(self.config.journal, parent_id)
 
     def _cancel_refusal(self, parent: ParentOrder | None, session: SessionKey, cl_ord_id: ClOrdId,
                         orig_cl_ord_id: ClOrdId, for_replace: bool) -> CancelRefused | None:

@@ -7,6 +7,7 @@ up, so a fill that happened while we were down is booked, and nothing is sent tw
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +16,7 @@ from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, Ve
 from engine.domain.messages import CancelParent, ParentStatus, ReplaceParent
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
 from engine.domain.parent import ParentOrder
-from engine.store import open_parents
+from engine.store import open_parents, parent_row
 
 
 def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[ParentOrder]:
@@ -30,6 +31,15 @@ def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[
             adopt(child)
         restored.append(parent)
     return restored
+
+
+def recall_parent(journal: Path, parent_id: ParentId) -> ParentOrder | None:
+    """A parent as the journal last recorded it (for one that has left memory), or None."""
+    try:
+        row = parent_row(journal, parent_id)
+    except (OSError, sqlite3.Error):
+        return None
+    return _parent(row) if row is not None else None
 
 
 def _parent(row: dict) -> ParentOrder:

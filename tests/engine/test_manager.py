@@ -213,3 +213,25 @@ async def test_a_venue_reject_ends_the_child_teaches_nothing_and_the_parent_goes
         assert learned[0][0] == 0 and learned[0][1] > 0       # A's reject taught nothing
         answer_all(h, second)
         assert (await until(lambda: h.traders.final(cl))).status is ParentStatus.FILLED
+
+
+async def test_a_finished_parent_leaves_memory_and_is_still_answered_from_the_journal(tmp_path, monkeypatch):
+    from engine.manager import order_manager
+
+    monkeypatch.setattr(order_manager, "_FORGET_CHILDREN_AFTER", 0.2)  # longer than one journal batch
+    async with Harness(tmp_path) as h:
+        cl = h.order(900, tif=TimeInForce.IOC)
+        answer_all(h, await h.children(3), fraction=0.5)
+        final = await until(lambda: h.traders.final(cl))
+        parent_id = h.parent(cl).parent_id
+        await until(lambda: parent_id not in h.manager.parents, timeout=3.0)
+        assert not h.manager.children  # its children went with it
+        h.deliver(ParentStatusQuery(SESSION, cl))
+        status = h.traders.reports[-1]
+        assert status.kind is ReportKind.STATUS and status.status is ParentStatus.CANCELED
+        assert status.cum_qty == final.cum_qty == 450 and status.order_id == parent_id
+        h.deliver(CancelParent(SESSION, "X9", cl))
+        refusal = h.traders.cancel_refusals[-1]
+        assert refusal.too_late and refusal.status is ParentStatus.CANCELED
+        h.order(100, cl_ord_id=cl)  # its ClOrdID is still taken
+        assert h.traders.reports[-1].reject_reason is RejectReason.DUPLICATE_ORDER
