@@ -137,10 +137,10 @@ class FixGateway:
 
     def counters(self) -> dict[str, int]:
         traders, venues, bridge = self.traders, self.venues, self._bridge
-        return {"trader_messages_in": traders.received, "trader_messages_out": traders.sent,
-                "venue_messages_in": venues.received, "venue_messages_out": venues.sent,
-                "send_failures": traders.send_failures + venues.send_failures,
-                "callback_errors": traders.callback_errors + venues.callback_errors,
+        return {"trader_messages_in": traders.counts.received, "trader_messages_out": traders.counts.sent,
+                "venue_messages_in": venues.counts.received, "venue_messages_out": venues.counts.sent,
+                "send_failures": traders.counts.send_failures + venues.counts.send_failures,
+                "callback_errors": traders.counts.callback_errors + venues.counts.callback_errors,
                 "venue_rejects": venues.rejects, "delivered": bridge.delivered, "wakeups": bridge.wakeups,
                 "dropped": bridge.dropped, "delivery_errors": bridge.delivery_errors}
 

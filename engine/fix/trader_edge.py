@@ -24,7 +24,7 @@ from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.thread_state import keep_thread_state
-from engine.fix.sending import send_built
+from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
 
 restore_sigint()
@@ -48,11 +48,7 @@ class TraderEdge(fix.Application):
             self._session_ids[session_id.toString()] = session_id
         self._logged_on = dict.fromkeys(self._session_ids, False)
         self._store_while_down = config.trader_store == "file"
-        # Each counter has one writer: received/callback_errors the QuickFIX thread, the rest the loop.
-        self.received = 0
-        self.sent = 0
-        self.send_failures = 0
-        self.callback_errors = 0
+        self.counts = EdgeCounts(log, "trader")
 
     @property
     def sessions(self) -> tuple[SessionKey, ...]:
@@ -80,7 +76,7 @@ class TraderEdge(fix.Application):
             self._bridge.put(TraderSessionChanged(SessionKey(key), up))
             log.debug("trader session logged on" if up else "trader session logged out", session=key)
         except Exception:  # noqa: BLE001 - see module docstring
-            self._failed("onLogon" if up else "onLogout")
+            self.counts.callback_failed("onLogon" if up else "onLogout")
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -95,7 +91,7 @@ class TraderEdge(fix.Application):
                           ref_seq_num=fields.get("45"), ref_tag=fields.get("371"), reason=fields.get("373"),
                           text=fields.get("58"))
         except Exception:  # noqa: BLE001
-            self._failed("fromAdmin")
+            self.counts.callback_failed("fromAdmin")
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -103,16 +99,12 @@ class TraderEdge(fix.Application):
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
             keep_thread_state()
-            self.received += 1
+            self.counts.received += 1
             self._bridge.put(translate.trader_message(message.toString(), SessionKey(sessionID.toString())))
         except QUICKFIX_CALLBACK_ERRORS:
             raise
         except Exception:  # noqa: BLE001
-            self._failed("fromApp")
-
-    def _failed(self, where: str) -> None:
-        self.callback_errors += 1
-        log.exception("trader callback failed", callback=where)
+            self.counts.callback_failed("fromApp")
 
     # -- TraderPort (the loop's thread) ---------------------------------------------------------
 
@@ -128,13 +120,7 @@ class TraderEdge(fix.Application):
     def _send(self, session: str, build, item) -> bool:
         session_id = self._session_ids.get(session)
         if session_id is None or not (self._logged_on[session] or self._store_while_down):
-            self.send_failures += 1
             if session_id is None:
                 log.warning("no such trader session", session=session, item=type(item).__name__)
-            return False
-        sent = send_built(build, item, session_id, session)
-        if sent:
-            self.sent += 1
-        else:
-            self.send_failures += 1
-        return sent
+            return self.counts.not_sent()
+        return self.counts.send(build, item, session_id, session)

@@ -23,7 +23,7 @@ from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.thread_state import keep_thread_state
-from engine.fix.sending import send_built
+from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
 from engine.fix.trader_edge import QUICKFIX_CALLBACK_ERRORS
 
@@ -46,12 +46,8 @@ class VenueEdge(fix.Application):
                 self._names[session_id.toString()] = VenueName(venue.name)
                 self._by_comp_ids[(venue.sender_comp_id, venue.target_comp_id)] = VenueName(venue.name)
         self._logged_on = dict.fromkeys(self._session_ids, False)
-        # Each counter has one writer: received/callback_errors/rejects the QuickFIX thread, the rest the loop.
-        self.received = 0
-        self.sent = 0
-        self.send_failures = 0
-        self.callback_errors = 0
-        self.rejects = 0  # venue BusinessMessageRejects and session-level Rejects of our messages
+        self.counts = EdgeCounts(log, "venue")
+        self.rejects = 0  # venue BusinessMessageRejects and session-level Rejects of ours (QuickFIX's thread)
 
     @property
     def names(self) -> tuple[VenueName, ...]:
@@ -76,7 +72,7 @@ class VenueEdge(fix.Application):
             self._bridge.put(VenueSessionChanged(venue, up))
             log.debug("venue session logged on" if up else "venue session logged out", venue=venue)
         except Exception:  # noqa: BLE001 - see module docstring
-            self._failed("onLogon" if up else "onLogout")
+            self.counts.callback_failed("onLogon" if up else "onLogout")
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -95,7 +91,7 @@ class VenueEdge(fix.Application):
                 log.warning("venue logout", venue=self._names.get(sessionID.toString()),
                             text=translate.fields_of(text).get("58"))
         except Exception:  # noqa: BLE001
-            self._failed("fromAdmin")
+            self.counts.callback_failed("fromAdmin")
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -103,7 +99,7 @@ class VenueEdge(fix.Application):
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
             keep_thread_state()
-            self.received += 1
+            self.counts.received += 1
             # The venue comes from the CompIDs inside the text rather than sessionID.toString():
             # every SWIG call releases the GIL, and each release costs a hand-over to the loop thread
             # and back (one call fewer per report, measurable in the sweep latency).
@@ -123,11 +119,7 @@ class VenueEdge(fix.Application):
         except QUICKFIX_CALLBACK_ERRORS:
             raise
         except Exception:  # noqa: BLE001
-            self._failed("fromApp")
-
-    def _failed(self, where: str) -> None:
-        self.callback_errors += 1
-        log.exception("venue callback failed", callback=where)
+            self.counts.callback_failed("fromApp")
 
     # -- VenuePort (the loop's thread) ----------------------------------------------------------
 
@@ -145,11 +137,5 @@ class VenueEdge(fix.Application):
 
     def _send(self, venue: str, build, command) -> bool:
         if not self._logged_on.get(venue, False):
-            self.send_failures += 1
-            return False
-        sent = send_built(build, command, self._session_ids[venue], venue)
-        if sent:
-            self.sent += 1
-        else:
-            self.send_failures += 1
-        return sent
+            return self.counts.not_sent()
+        return self.counts.send(build, command, self._session_ids[venue], venue)

@@ -174,15 +174,9 @@ class OrderManager:
         if refusal is not None:
             self.traders.refuse_cancel(refusal)
             return
-        self.by_cl_ord_id[(message.session, message.cl_ord_id)] = parent.parent_id
-        self.used_cl_ord_ids.add((message.session, message.cl_ord_id))
         parent.pending_replace = None  # a cancel overrides a pending replace
         parent.pending_cancel = message
-        parent.transition(ParentTrigger.REQUEST_CANCEL, self.clock())
-        self._send(parent, ReportKind.PENDING_CANCEL, cl_ord_id=message.cl_ord_id,
-                   orig_cl_ord_id=message.orig_cl_ord_id)
-        self.journal.record_parent(parent)  # with the request: a restart still carries it out
-        self._wake[parent.parent_id].set()
+        self._hold_request(parent, message, ParentTrigger.REQUEST_CANCEL, ReportKind.PENDING_CANCEL)
 
     def _on_replace(self, message: ReplaceParent) -> None:
         parent = self._find(message.session, message.orig_cl_ord_id)
@@ -195,12 +189,17 @@ class OrderManager:
         if refusal is not None:
             self.traders.refuse_cancel(refusal)
             return
-        self.by_cl_ord_id[(message.session, message.cl_ord_id)] = parent.parent_id
-        self.used_cl_ord_ids.add((message.session, message.cl_ord_id))
         parent.pending_replace = message
-        parent.transition(ParentTrigger.REQUEST_REPLACE, self.clock())
-        self._send(parent, ReportKind.PENDING_REPLACE, cl_ord_id=message.cl_ord_id,
-                   orig_cl_ord_id=message.orig_cl_ord_id)
+        self._hold_request(parent, message, ParentTrigger.REQUEST_REPLACE, ReportKind.PENDING_REPLACE)
+
+    def _hold_request(self, parent: ParentOrder, request: CancelParent | ReplaceParent, trigger: ParentTrigger,
+                      kind: ReportKind) -> None:
+        """Acknowledge a cancel or replace at once (Pending Cancel / Pending Replace); the parent's
+        task carries it out between sweeps."""
+        self.by_cl_ord_id[(request.session, request.cl_ord_id)] = parent.parent_id
+        self.used_cl_ord_ids.add((request.session, request.cl_ord_id))
+        parent.transition(trigger, self.clock())
+        self._send(parent, kind, cl_ord_id=request.cl_ord_id, orig_cl_ord_id=request.orig_cl_ord_id)
         self.journal.record_parent(parent)  # with the request: a restart still carries it out
         self._wake[parent.parent_id].set()
 
