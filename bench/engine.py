@@ -35,6 +35,7 @@ from engine.launch import free_ports
 LATENCY_PARENT = 240_000   # shares: every venue gets a child
 LOAD_PARENT = 2_000_000    # shares: far more than one sweep fills, so the parent keeps sweeping
 LOAD_WINDOW = 24           # parents swept concurrently
+WARM_UP_PARENTS = 30       # swept before the latency is measured
 
 
 def raw_quickfix_rate(orders_per_venue: int = 400) -> float:
@@ -125,6 +126,9 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
                                   config.fix.trader_sender_comp_id, config.fix.data_dictionary, keep_reports=False)
             with client:
                 client.wait_logged_on(15)
+                for number in range(WARM_UP_PARENTS):  # first sweeps after the logons: not measured
+                    client.send_order(f"W{number}", "buy", "VOD.L", LATENCY_PARENT, tif="IOC")
+                    client.wait_done(f"W{number}", timeout=10)
                 latency_start = time.time()
                 for number in range(latency_parents):
                     client.send_order(f"L{number}", "buy", "VOD.L", LATENCY_PARENT, tif="IOC")
