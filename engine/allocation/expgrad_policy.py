@@ -111,6 +111,9 @@ class ExpGradPolicy(AllocationPolicy):
             start = stop
         return sent, filled
 
+    def refit_now(self) -> None:
+        self.refresh_prior()
+
     def refresh_prior(self) -> None:
         """Refit the model on the (discounted) history and re-blend every bucket with it."""
         self.last_refit = self.rounds

@@ -53,6 +53,11 @@ class AllocationPolicy(ABC):
         desired = self.desired_allocation(quantity, rules, available)
         return Allocation(quantity, self._round(desired, quantity, rules, available), desired)
 
+    def refit_now(self) -> None:
+        """Do now the work this policy otherwise does only every so many rounds (a model refit).
+        Called on a throwaway policy at start-up, so the kernels it needs are loaded (or compiled)
+        then, not in the middle of a live sweep. Policies without periodic work do nothing."""
+
     def observe(self, allocation: Allocation, filled: np.ndarray) -> None:
         filled = np.asarray(filled, dtype=np.float64)
         sent = allocation.children.astype(np.float64)
@@ -217,6 +222,9 @@ class ParametricPolicy(AllocationPolicy):
     def refit(self) -> None:
         self.fitted = _params_from_fit(self.history.fit())
         self._new_outcomes = 0
+
+    def refit_now(self) -> None:
+        self.refit()
 
     @property
     def fitted_array(self) -> np.ndarray:
