@@ -61,6 +61,7 @@ _INSERT_PARENT = (f"INSERT OR REPLACE INTO parents ({', '.join(_PARENT_COLUMNS)}
 _PRUNE_WEIGHTS = ("DELETE FROM weights WHERE key = ? AND rowid NOT IN "
                   "(SELECT rowid FROM weights WHERE key = ? ORDER BY taken_at DESC, rowid DESC LIMIT ?)")
 _STOP = object()
+WRITE_PERIOD_SECONDS = 0.05  # a crash loses at most this much of the journal
 
 
 class _Snapshot:
@@ -71,7 +72,6 @@ class _Snapshot:
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = arrays
-WRITE_PERIOD_SECONDS = 0.05  # a crash loses at most this much of the journal
 
 
 @dataclass(frozen=True)
@@ -220,9 +220,11 @@ def parent_row(path: Path, parent_id: str) -> dict | None:
 
 
 def used_cl_ord_ids(path: Path) -> set[tuple[str, str]]:
-    with closing(_connect(path, read_only=True)) as connection:  # a Journal opened on it first: columns are current
-        rows = connection.execute("SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents "
-                                  "UNION SELECT session, pending_cl_ord_id FROM parents WHERE pending_cl_ord_id IS NOT NULL")
+    # a Journal opened on it first, so the columns are current
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = connection.execute(
+            "SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents "
+            "UNION SELECT session, pending_cl_ord_id FROM parents WHERE pending_cl_ord_id IS NOT NULL")
         return {(session, cl_ord_id) for session, cl_ord_id in rows}
 
 

@@ -13,8 +13,9 @@ QuickFIX message is never kept): ExecutionReports into :class:`TraderReport`, an
 :class:`ClientMessage`. Records are indexed by ClOrdID *and* OrigClOrdID, so the Canceled report of
 a cancel request is found under the order's id too. Waiting is thread-safe (one Condition) and
 cheap at thousands of reports per second: completion is tracked as reports arrive, so
-``wait_done``/``wait_all_done`` never rescan the history, and they are woken by final reports only. ``on_report`` (optional) is called on
-QuickFIX's thread for each report: keep it short; its exceptions are caught and counted.
+``wait_done``/``wait_all_done`` never rescan the history, and they are woken by final reports only.
+``on_report`` (optional) is called on QuickFIX's thread for each report: keep it short; its
+exceptions are caught and counted.
 
 Memory store with ResetOnLogon=Y: every logon sends ResetSeqNumFlag=Y (141=Y) and starts at 1.
 """

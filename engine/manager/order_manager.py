@@ -242,8 +242,8 @@ class OrderManager:
         if booked.booked:
             self._send(parent, ReportKind.TRADE, last_qty=booked.booked, last_px=booked.price, last_market=child.venue)
             if already_done:
-                self._incident("fill after the parent's final report",
-                               f"{child.child_id}: {booked.booked} shares on {parent.state.value} parent {parent.parent_id}")
+                self._incident("fill after the parent's final report", f"{child.child_id}: {booked.booked} "
+                                                                        f"shares on {parent.state.value} parent")
         if booked.unbooked:
             self._incident("late fill not booked", f"{child.child_id}: {booked.unbooked} shares after the child ended "
                                                    f"would overfill parent {parent.parent_id}")
