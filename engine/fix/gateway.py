@@ -120,12 +120,15 @@ class FixGateway:
             self._release()
             return
         loop = asyncio.get_running_loop()
-        stops = [loop.run_in_executor(None, _stop_quietly, self._acceptor, "trader acceptor")]
+        # Venues first: a fill can arrive until their sessions are down, and the trader must hear of
+        # it while still logged on (a trader resetting sequence numbers at its next logon would
+        # never get a report stored while it was away). Each stop waits about a second for logouts.
         if self._initiator is not None:
-            stops.append(loop.run_in_executor(None, _stop_quietly, self._initiator, "venue initiator"))
-        await asyncio.gather(*stops)  # both sides at once: each waits about a second for logouts
+            await loop.run_in_executor(None, _stop_quietly, self._initiator, "venue initiator")
+        await asyncio.sleep(0)  # the bridge's last drain: the venues' last reports reach the manager
+        await loop.run_in_executor(None, _stop_quietly, self._acceptor, "trader acceptor")
         self._release()
-        await asyncio.sleep(0)  # let the bridge's last drain (logouts) run
+        await asyncio.sleep(0)  # and the traders' logouts
         log.info("FIX gateway stopped", **self.counters())
 
     def _release(self) -> None:
