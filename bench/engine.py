@@ -10,10 +10,11 @@ journal (so nothing of the trader's side is counted):
   fixed time, then cancelled.
 
 The references measured in the same run: bare quickfix round trips per second (order out, one report
-back) through the echo acceptor of bench/venues.py, with 12 sessions; and the bare quickfix sweep:
-the engine's 12 child orders sent at once to that echo answering each with a New ack and a Canceled,
+back) through the echo acceptor of bench/venues.py, with 12 sessions; the bare quickfix sweep: the
+engine's 12 child orders sent at once to that echo answering each with a New ack and a Canceled,
 timed until all 12 finals are in (the floor the machine sets for a sweep's messages, before and
-after the engine's run, averaged).
+after the engine's run, averaged); and the same sweep against the sim venues without the engine
+(what the venues add to the floor; the engine's p50 minus it is what the engine adds).
 
     python -m bench.engine
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.venues import VENUES, _drive, _start
+from bench.venues import VENUES, _drive, _start, _venue_config
 from engine.launch import free_ports
 
 LATENCY_PARENT = 240_000   # shares: every venue gets a child
@@ -54,6 +55,23 @@ def bare_sweep_latency(sweeps: int = 300) -> float:
     """p50 ms of a bare quickfix "sweep": 12 IOC orders (the engine's own text) sent at once, one per
     session, to an echo that answers each with a New ack and a Canceled, until all 12 finals are in.
     The same messages, sessions and processes as an engine sweep, without any engine logic."""
+    def echo(ports: list[int], directory: Path) -> list[str]:
+        return [sys.executable, "-m", "bench.venues", "--serve-echo", *map(str, ports), "--with-ack"]
+    return _sweep_without_engine(echo, sweeps)
+
+
+def venue_sweep_latency(sweeps: int = 300) -> float:
+    """The same sweep against the sim venues themselves (ground-truth log off, as in the engine's
+    run): what the venues' own work adds to the bare floor, before any engine logic."""
+    def sim_venues(ports: list[int], directory: Path) -> list[str]:
+        return [sys.executable, "-m", "engine.cli", "venues", "--config",
+                str(_venue_config(ports, directory, ground_truth=False))]
+    return _sweep_without_engine(sim_venues, sweeps)
+
+
+def _sweep_without_engine(server_command, sweeps: int) -> float:
+    """p50 ms from sending 12 IOC orders at once (one per session) to the last of their 12 final
+    reports (OrdStatus 2, 4 or 8), sweep after sweep, from a lean client with no engine logic."""
     import quickfix as fix
 
     from bench.venues import CLIENT, start_client
@@ -61,8 +79,6 @@ def bare_sweep_latency(sweeps: int = 300) -> float:
     from engine.domain.orders import Side
     from engine.fix.translate import new_order_single
 
-    ports = free_ports(len(VENUES))
-    server = _start([sys.executable, "-m", "bench.venues", "--serve-echo", *map(str, ports), "--with-ack"])
     lock = threading.Lock()
     all_in = threading.Event()
     finals = 0
@@ -70,35 +86,39 @@ def bare_sweep_latency(sweeps: int = 300) -> float:
 
     def on_message(message, session):
         nonlocal finals
-        if message.getField(39) == "4":
+        if message.getField(39) in ("2", "4", "8"):
             with lock:
                 finals += 1
                 if finals == len(VENUES):
                     all_in.set()
 
-    initiator = None
-    try:
-        initiator = start_client(ports, on_message)
-        latencies = []
-        for number in range(sweeps + 20):  # the first 20 warm up
-            with lock:
-                finals = 0
-                all_in.clear()
-            started = time.perf_counter()
-            for venue, session in zip(VENUES, sessions):
-                text = new_order_single(SubmitChild(venue, f"B{number}.{venue}", Side.BUY, "VOD.L", 20_000, None, None))
-                fix.Session.sendToTarget(fix.Message(text, False), session)
-            if not all_in.wait(10):
-                raise RuntimeError(f"bare sweep {number}: only {finals} of {len(VENUES)} finals came back")
-            if number >= 20:
-                latencies.append(1000.0 * (time.perf_counter() - started))
-            time.sleep(0.002)  # the engine's sweeps also come one at a time, with the trader's turn between
-        return float(np.median(latencies))
-    finally:
-        if initiator is not None:
-            initiator.stop()
-        server.terminate()
-        server.wait(30)
+    with tempfile.TemporaryDirectory() as tmp:
+        ports = free_ports(len(VENUES))
+        server = _start(server_command(ports, Path(tmp)))
+        initiator = None
+        try:
+            initiator = start_client(ports, on_message)
+            latencies = []
+            for number in range(sweeps + 20):  # the first 20 warm up
+                with lock:
+                    finals = 0
+                    all_in.clear()
+                started = time.perf_counter()
+                for venue, session in zip(VENUES, sessions):
+                    text = new_order_single(SubmitChild(venue, f"B{number}.{venue}", Side.BUY, "VOD.L", 20_000,
+                                                        None, None))
+                    fix.Session.sendToTarget(fix.Message(text, False), session)
+                if not all_in.wait(10):
+                    raise RuntimeError(f"sweep {number}: only {finals} of {len(VENUES)} finals came back")
+                if number >= 20:
+                    latencies.append(1000.0 * (time.perf_counter() - started))
+                time.sleep(0.002)  # the engine's sweeps also come one at a time, with the trader's turn between
+            return float(np.median(latencies))
+        finally:
+            if initiator is not None:
+                initiator.stop()
+            server.terminate()
+            server.wait(30)
 
 
 def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> dict[str, float]:
@@ -109,6 +129,7 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
 
     raw = raw_quickfix_rate()
     bare_before = bare_sweep_latency()
+    venue_only = venue_sweep_latency()
     with tempfile.TemporaryDirectory() as tmp:
         # The venues' ground-truth log is off: it is the study's record of hidden liquidity, work a
         # real pool never does, and in one process for 12 venues it would sit in every sweep's path.
@@ -160,11 +181,13 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
            f"(goal <= 3), p99 {p99:.2f} ms (goal <= 15)")
     report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
            f"each, no engine logic): p50 {bare:.2f} ms; engine p50 / bare p50 = {p50 / bare:.2f}")
+    report(f"  the same sweep against the sim venues, no engine: p50 {venue_only:.2f} ms; "
+           f"what the engine adds to it: {p50 - venue_only:.2f} ms")
     report(f"  sustained: {rate:.0f} sweeps/s with {LOAD_WINDOW} parents working (goal >= 150)")
     report(f"  raw quickfix in the same run: {raw:.0f} round trips/s (order out, one report back, 12 sessions); "
            f"a sweep is 12 round trips plus about 24 more venue reports and the trader's reports")
     return {"latency_p50_ms": float(p50), "latency_p99_ms": float(p99), "sweeps_per_second": rate,
-            "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare}
+            "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare, "venue_sweep_p50_ms": venue_only}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,9 +88,10 @@ def serve_echo(ports: list[int], with_ack: bool = False) -> None:
     acceptor.stop()
 
 
-def _venue_config(ports: list[int], directory: Path) -> Path:
+def _venue_config(ports: list[int], directory: Path, ground_truth: bool = True) -> Path:
     market = ROOT / "config" / "markets" / "lse.yaml"
-    lines = [f"market: {market}", "seed: 7", f"ground_truth_log: {directory / 'ground_truth.jsonl'}",
+    truth = directory / "ground_truth.jsonl" if ground_truth else "null"
+    lines = [f"market: {market}", "seed: 7", f"ground_truth_log: {truth}",
              "symbols:", "  VOD.L: {reference_price: 25.0, tick: 0.01, walk_step_probability: 0.1}",
              f"venue_defaults: {{target_comp_id: {CLIENT}, latency: {{fixed_ms: 0, jitter_ms: 0}}}}", "venues:"]
     lines += [f"  - {{name: {v}, port: {p}, sender_comp_id: {v}}}" for v, p in zip(VENUES, ports)]
