@@ -24,7 +24,6 @@ from engine.domain.ids import IdFactory
 from engine.engine_config import EngineConfig
 from engine.manager.order_manager import OrderManager
 from engine.manager.weights import WeightBook
-from engine.runtime import freeze_startup_heap
 from engine.store import Journal, latest_weights, used_cl_ord_ids
 
 log = structlog.get_logger("engine")
@@ -104,7 +103,6 @@ class Engine:
         missing = await self._wait_for_venues(VENUE_LOGON_WAIT_SECONDS)
         if missing:
             log.warning("venues not logged on yet (they will be used once they are)", venues=missing)
-        freeze_startup_heap()
         log.info("engine started", policy=config.policy, venues=len(config.venues), weights_restored=restored,
                  open_parents=sum(1 for p in self.manager.parents.values() if not p.is_final),
                  trader_port=config.fix.trader_port, journal=str(config.journal))

@@ -9,6 +9,7 @@ import sys
 
 from engine.config import ConfigError
 from engine.engine_config import load_engine_config
+from engine.runtime import freeze_startup_heap
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,7 @@ async def serve(config) -> int:
         print(f"dark-agg run: cannot start: {error}", file=sys.stderr)
         await engine.stop()
         return 2
+    freeze_startup_heap()  # a process-wide setting: here, not in Engine, which tests run in their own process
     print("ready", flush=True)  # what scripts wait for (engine.launch)
     failed = asyncio.ensure_future(engine.manager.failed.wait())
     stopped = asyncio.ensure_future(stop.wait())

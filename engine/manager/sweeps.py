@@ -202,12 +202,10 @@ class SweepRunner:
             self.journal.record_weights(key, self.weights.policy_name, learned, snapshot, now)
         self._snapshot_of = self.learned_sweeps
 
-    def snapshot_if_changed(self, now: float) -> bool:
+    def snapshot_if_changed(self, now: float) -> None:
         """Journal the weights when a sweep has taught them something since the last snapshot."""
-        if self.learned_sweeps == self._snapshot_of:
-            return False
-        self.snapshot_weights(now)
-        return True
+        if self.learned_sweeps != self._snapshot_of:
+            self.snapshot_weights(now)
 
     def _withdraw(self, child: ChildOrder, now: float) -> None:
         child.timed_out = True
