@@ -126,6 +126,22 @@ class Process:
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} not ready within {timeout} s; see {self.log}")
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def kill(self) -> int:
+        """SIGKILL, no cleanup at all (what the crash checks do to the engine and the venues)."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+        self._file.close()
+        return self._process.returncode
+
     def stop(self, timeout: float = 20.0) -> int:
         """SIGINT (a clean stop), then SIGKILL if it does not end in time."""
         if self._process.poll() is None:

@@ -4,18 +4,53 @@ Context (parent, sweep, child, venue) is passed as key-value pairs on every even
 can be filtered by any of them. JSON lines are buffered and written every ``FLUSH_SECONDS`` by a
 small thread (and at exit): a write per line released the GIL to the QuickFIX thread on every sweep
 and cost the event loop about 70 us a line. A terminal gets every line at once.
+
+Every writer of the process's output (the batches, the console lines, :func:`write_line`) writes
+under one lock, whole lines only: the ``ready`` line that scripts wait for can never come out glued
+to a log line (stdout and stderr often share one file, as under `engine.launch`).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import sys
 import threading
 
 import structlog
 
 FLUSH_SECONDS = 0.2
+OUTPUT_LOCK = threading.Lock()  # held by whoever writes lines to the process's stdout or stderr
+
+
+def write_line(line: str, stream=None) -> None:
+    """Write one whole line (``ready``, an error) to stdout (or ``stream``) as a single write, never
+    inside a log batch or another line."""
+    stream = stream or sys.stdout
+    with OUTPUT_LOCK:
+        stream.flush()
+        os.write(stream.fileno(), (line.rstrip("\n") + "\n").encode())
+
+
+class LockedLines:
+    """A text stream whose every write (one whole line, as structlog's WriteLogger makes it) is
+    written and flushed under :data:`OUTPUT_LOCK`."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with OUTPUT_LOCK:
+            self._stream.write(text)
+            self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
 
 
 class BufferedLines:
@@ -41,8 +76,9 @@ class BufferedLines:
         with self._lock:
             lines, self._lines = self._lines, []
         if lines:
-            self._stream.write("".join(lines))
-            self._stream.flush()
+            with OUTPUT_LOCK:
+                self._stream.write("".join(lines))
+                self._stream.flush()
 
     def _flush_forever(self) -> None:
         event = threading.Event()
@@ -59,7 +95,7 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream=None
         log_format = "console" if stream.isatty() else "json"
     if log_format == "console":
         tail = [structlog.dev.ConsoleRenderer(colors=stream.isatty())]  # renders exceptions itself
-        factory = structlog.PrintLoggerFactory(stream)
+        factory = structlog.WriteLoggerFactory(LockedLines(stream))  # one write per line, under the lock
     else:
         tail = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         factory = structlog.WriteLoggerFactory(BufferedLines(stream))

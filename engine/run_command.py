@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config) -> int:
     from engine.app import Engine
+    from engine.logs import write_line
 
     engine = Engine(config)
     stop = asyncio.Event()
@@ -46,7 +47,7 @@ async def serve(config) -> int:
         await engine.stop()
         return 2
     freeze_startup_heap()  # a process-wide setting: here, not in Engine, which tests run in their own process
-    print("ready", flush=True)  # what scripts wait for (engine.launch)
+    write_line("ready")  # what scripts wait for (engine.launch): one whole line, never glued to a log line
     failed = asyncio.ensure_future(engine.manager.failed.wait())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
