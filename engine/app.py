@@ -20,7 +20,7 @@ import structlog
 from engine.allocation.policies import PolicyError
 from engine.allocation.registry import make_policy
 from engine.allocation.rules import VenueRules
-from engine.domain.ids import IdFactory
+from engine.domain.ids import IdFactory, run_prefix
 from engine.engine_config import EngineConfig
 from engine.manager.order_manager import OrderManager
 from engine.manager.weights import WeightBook
@@ -93,17 +93,20 @@ class Engine:
         weights = build_weights(config)
         restored = restore_weights(weights, config)
         self.gateway = FixGateway(config, self)
-        ids = IdFactory(f"{int(time.time() * 1000):x}-")
+        # the journal committed this run's number at open: every id of the run carries it
+        ids = IdFactory(run_prefix(self.journal.run, time.time()), self.journal.run)
         self.manager = OrderManager(config, self.gateway.venues, self.gateway.traders, self.journal, weights, ids)
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()
         _warm_up(build_weights(config), config)
         self.manager.start(used)
         self.manager.runner.snapshot_weights(time.time())  # `dark-agg weights` works from the start
         await self.gateway.start(asyncio.get_running_loop())
+        self.manager.resend_unsent_reports()  # the trader sessions exist now (QuickFIX stores while they are down)
         missing = await self._wait_for_venues(VENUE_LOGON_WAIT_SECONDS)
         if missing:
             log.warning("venues not logged on yet (they will be used once they are)", venues=missing)
-        log.info("engine started", policy=config.policy, venues=len(config.venues), weights_restored=restored,
+        log.info("engine started", run=self.journal.run, policy=config.policy, venues=len(config.venues),
+                 weights_restored=restored,
                  open_parents=sum(1 for p in self.manager.parents.values() if not p.is_final),
                  trader_port=config.fix.trader_port, journal=str(config.journal))
 

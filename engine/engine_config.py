@@ -25,6 +25,24 @@ LOG_FORMATS = ("auto", "console", "json")
 
 
 @dataclass(frozen=True, kw_only=True)
+class VenueSessionPolicy:
+    """How a venue keeps its FIX session: that venue's rule, so it is configured per venue.
+
+    ``memory`` with every reset (the default, the sim venues' default): each logon starts at
+    sequence 1 and open children are reconciled with OrderStatusRequest after a reconnect.
+    ``file`` with the resets off: sequence numbers and sent messages survive reconnects and
+    restarts, so a venue that resends what we missed (ResendRequest, PossDup) is handled by QuickFIX
+    itself; ``reset_time`` (UTC, HH:MM:SS) is then the venue's daily reset (a 24-hour session from
+    that time to the same time the next day), None for a session that never resets."""
+
+    store: str = "memory"
+    reset_on_logon: bool = True
+    reset_on_logout: bool = True
+    reset_on_disconnect: bool = True
+    reset_time: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class VenueSessionConfig:
     name: str
     host: str
@@ -34,6 +52,7 @@ class VenueSessionConfig:
     enabled: bool = True
     min_qty: int | None = None  # MinQty (110) on every child; capped at the child's quantity
     profile: VenueProfile       # rules: lot_size, min_order_size, max_order_size
+    session: VenueSessionPolicy = field(default_factory=VenueSessionPolicy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +120,8 @@ class EngineConfig:
 _TOP_KEYS = {"market", "policy", "seed", "symbols", "journal", "log_format", "log_level", "sweep",
              "weights", "fix", "venue_defaults", "venues"}
 _VENUE_KEYS = {"name", "host", "port", "sender_comp_id", "target_comp_id", "enabled", "min_qty", "lot_size",
-               "min_order_size", "max_order_size"}
+               "min_order_size", "max_order_size", "session"}
+_SESSION_KEYS = {"store", "reset_on_logon", "reset_on_logout", "reset_on_disconnect", "reset_time"}
 _FIX_KEYS = {"data_dictionary", "heartbeat_seconds", "reconnect_seconds", "message_log", "trader",
              "store_path"}
 _TRADER_KEYS = {"port", "host", "sender_comp_id", "sessions", "store"}
@@ -130,6 +150,10 @@ def engine_config_from_dict(document: Any, *, base_dir: Path, path: Path | None 
     venues = tuple(_venue({**defaults, **mapping(entry, f"venues[{i}]")}, i, market) for i, entry in enumerate(entries))
     names = [v.name for v in venues]
     expect(len(set(names)) == len(names), "venues", names, "distinct venue names")
+    fix = _fix(document["fix"], base_dir)
+    for index, venue in enumerate(venues):
+        expect(venue.session.store != "file" or fix.store_path is not None, f"venues[{index}].session.store",
+               "file", "fix.store_path set (the venue file stores live under it)")
     return EngineConfig(
         path=path or base_dir / "engine.yaml",
         market=market,
@@ -141,7 +165,7 @@ def engine_config_from_dict(document: Any, *, base_dir: Path, path: Path | None 
         log_level=choice(document.get("log_level", "info"), "log_level", ("debug", "info", "warning", "error")),
         sweep=_sweep(document.get("sweep", {})),
         weights=_weights(document.get("weights", {})),
-        fix=_fix(document["fix"], base_dir),
+        fix=fix,
         venues=venues,
     )
 
@@ -162,7 +186,27 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
         target_comp_id=text(entry["target_comp_id"], f"{where}.target_comp_id"),
         enabled=flag(entry.get("enabled", True), f"{where}.enabled"),
         min_qty=None if min_qty is None else whole(min_qty, f"{where}.min_qty", minimum=1),
-        profile=dataclasses.replace(profile, **rules) if rules else profile)
+        profile=dataclasses.replace(profile, **rules) if rules else profile,
+        session=_session_policy(entry.get("session", {}), f"{where}.session"))
+
+
+def _session_policy(entry: Any, where: str) -> VenueSessionPolicy:
+    entry = mapping(entry, where)
+    check_keys(entry, _SESSION_KEYS, set(), where)
+    store = choice(entry.get("store", "memory"), f"{where}.store", STORES)
+    resets = {key: flag(entry.get(key, store == "memory"), f"{where}.{key}")
+              for key in ("reset_on_logon", "reset_on_logout", "reset_on_disconnect")}
+    reset_time = entry.get("reset_time")
+    if reset_time is not None:
+        expect(isinstance(reset_time, str) and _is_time_of_day(reset_time), f"{where}.reset_time", reset_time,
+               "a UTC time of day as HH:MM:SS (quoted in YAML)")
+    return VenueSessionPolicy(store=store, reset_time=reset_time, **resets)
+
+
+def _is_time_of_day(text: str) -> bool:
+    parts = text.split(":")
+    return (len(parts) == 3 and all(len(p) == 2 and p.isdigit() for p in parts)
+            and int(parts[0]) < 24 and int(parts[1]) < 60 and int(parts[2]) < 60)
 
 
 def _sweep(entry: Any) -> SweepConfig:

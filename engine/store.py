@@ -1,9 +1,20 @@
-"""The SQLite journal: parents, children, fills, sweeps, incidents and weight snapshots.
+"""The SQLite journal: the write-ahead log of the order path, and the engine's memory.
 
-Writes never block the event loop: ``record_*`` appends a row to a list and a writer thread
-commits what has gathered every 50 ms (one transaction per batch, WAL, synchronous=NORMAL: a crash
-may lose the last batch, never corrupt the file). Parents and children are upserted with their
-latest state, so a restart reads back exactly the orders still open and the newest weights.
+Tables: parents, children, fills, sweeps, incidents, weight snapshots, the engine's runs, and the
+trader reports on their way out.
+
+Write-ahead (the contract the crash checks hold the engine to): ``record_*`` only appends a row to
+a list; :meth:`Journal.commit_now` commits every row recorded so far in one transaction, and the
+order manager's outbox (engine.manager.outbox) calls it before anything leaves the process: a child
+order is durable, with the id it is sent under, before its NewOrderSingle goes out, and a fill is
+durable before the trader hears of it. The order path's commits all run on the event loop's thread,
+between two callbacks, so the journal after a crash is always the state at the end of some
+callback: a fill row never stands without its child's and parent's rows. SQLite in WAL mode with
+``synchronous=NORMAL``: a committed transaction survives a killed process (only a power cut can lose
+the last commits); a commit of a sweep's rows costs about 40-130 us.
+
+A writer thread packs and writes the weight snapshots (2-3 ms each, never on the loop) and runs the
+WAL checkpoints on a connection of its own, so a checkpoint never stalls a sweep's commit.
 Reading (restore, summaries, the weights export) opens its own connection.
 """
 
@@ -11,8 +22,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +51,7 @@ CREATE TABLE IF NOT EXISTS fills (
     venue TEXT NOT NULL, exec_id TEXT NOT NULL, child_id TEXT NOT NULL, parent_id TEXT NOT NULL,
     quantity INTEGER NOT NULL, price REAL NOT NULL, booked INTEGER NOT NULL, late INTEGER NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (venue, exec_id));
+CREATE INDEX IF NOT EXISTS fills_child ON fills(child_id);
 CREATE TABLE IF NOT EXISTS sweeps (
     parent_id TEXT NOT NULL, sweep INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL,
     venues TEXT NOT NULL, sent TEXT NOT NULL, filled TEXT NOT NULL, timed_out TEXT NOT NULL,
@@ -48,6 +62,9 @@ CREATE TABLE IF NOT EXISTS weights (
     snapshot BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS weights_key ON weights(key, taken_at);
 CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, pid INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS trader_outbox (
+    exec_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL, session TEXT NOT NULL, report TEXT NOT NULL);
 """
 
 # Columns added after the first journals were written: (name, SQL type). A journal from before
@@ -60,18 +77,12 @@ _INSERT_PARENT = (f"INSERT OR REPLACE INTO parents ({', '.join(_PARENT_COLUMNS)}
                   f"VALUES ({', '.join('?' * len(_PARENT_COLUMNS))})")
 _PRUNE_WEIGHTS = ("DELETE FROM weights WHERE key = ? AND rowid NOT IN "
                   "(SELECT rowid FROM weights WHERE key = ? ORDER BY taken_at DESC, rowid DESC LIMIT ?)")
-_STOP = object()
-WRITE_PERIOD_SECONDS = 0.05  # a crash loses at most this much of the journal
+WRITE_PERIOD_SECONDS = 0.05  # the writer thread's period (weights); the order path commits on its own
+CHECKPOINT_SECONDS = 1.0     # how often the WAL is folded back into the database file
 
 
-class _Snapshot:
-    """A weight snapshot on its way to the writer thread, which packs it when the row is written
-    (compressed: about 40 KB instead of 150 KB, 2-3 ms per key), so the loop only hands it over."""
-
-    __slots__ = ("arrays",)
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
+class JournalError(RuntimeError):
+    """The journal could not commit: nothing that depends on it may leave the process."""
 
 
 @dataclass(frozen=True)
@@ -91,21 +102,34 @@ class SweepRow:
 
 
 class Journal:
+    """The engine's journal. ``run`` is this engine run's number, unique in this journal (it is
+    committed at open, before anything is sent), and goes into every id the run hands out."""
+
     def __init__(self, path: Path, keep_weight_snapshots: int = 60) -> None:
         self.path = Path(path)
         self.keep_weight_snapshots = keep_weight_snapshots
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(_connect(self.path)) as connection:
-            connection.executescript(SCHEMA)
-            _add_missing_columns(connection)
-        self._lock = threading.Lock()
-        self._pending: list = []
+        self._connection = _connect(self.path)
+        # Checkpoints run on the writer's own connection, never inside a commit of the order path.
+        self._connection.execute("PRAGMA wal_autocheckpoint=0")
+        self._connection.executescript(SCHEMA)
+        _add_missing_columns(self._connection)
+        with self._connection:
+            self.run = self._connection.execute("INSERT INTO runs (started_at, pid) VALUES (?, ?)",
+                                                (time.time(), os.getpid())).lastrowid
+        self._db_lock = threading.Lock()   # one connection: one statement at a time
+        self._rows_lock = threading.Lock()
+        self._rows: list[tuple[str, tuple]] = []        # the order path's rows, in the order recorded
+        self._snapshots: list[tuple[str, tuple]] = []   # weight rows: packed and written by the writer
+        self._markers: list[threading.Event] = []
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._failed: BaseException | None = None
+        self.commits = 0
         self._writer = threading.Thread(target=self._write_forever, name="journal-writer", daemon=True)
         self._writer.start()
 
-    # -- writing (any thread; never blocks) ----------------------------------------------------
+    # -- recording (any thread; never blocks, never does I/O) ------------------------------------
 
     def record_parent(self, parent) -> None:
         """The parent's latest state, with the cancel or replace request it is still to carry out."""
@@ -136,19 +160,50 @@ class Journal:
                    json.dumps(row.filled), json.dumps(row.timed_out), int(row.learned), int(row.certified),
                    row.started_at, row.latency_ms))
 
-    def record_weights(self, key: str, policy: str, learned: int, snapshot: dict[str, np.ndarray], at: float) -> None:
-        """``snapshot`` must not change afterwards (policies hand out copies): it is packed later,
-        by the writer thread. Only the newest ``keep_weight_snapshots`` per key are kept."""
-        self._put("INSERT INTO weights VALUES (?,?,?,?,?)", (key, policy, learned, at, _Snapshot(snapshot)))
-        self._put(_PRUNE_WEIGHTS, (key, key, self.keep_weight_snapshots))
-
     def record_incident(self, kind: str, detail: str, at: float) -> None:
         self._put("INSERT INTO incidents VALUES (?,?,?)", (at, kind, detail))
 
+    def record_trader_report(self, exec_id: str, parent_id: str, session: str, report: dict) -> None:
+        """A report for a trader, durable before it is sent; :meth:`trader_report_sent` removes it.
+        What a crash leaves here is sent again at the next start (PossResend, the same ExecID)."""
+        self._put("INSERT OR REPLACE INTO trader_outbox VALUES (?,?,?,?)",
+                  (exec_id, parent_id, session, json.dumps(report)))
+
+    def trader_report_sent(self, exec_id: str) -> None:
+        self._put("DELETE FROM trader_outbox WHERE exec_id = ?", (exec_id,))
+
+    def record_weights(self, key: str, policy: str, learned: int, snapshot: dict[str, np.ndarray], at: float) -> None:
+        """``snapshot`` must not change afterwards (policies hand out copies): it is packed later,
+        by the writer thread. Only the newest ``keep_weight_snapshots`` per key are kept."""
+        with self._rows_lock:
+            self._snapshots.append((key, (key, policy, learned, at, snapshot)))
+
+    # -- committing ------------------------------------------------------------------------------
+
+    def commit_now(self) -> None:
+        """Commit every order-path row recorded so far, in one transaction (the write-ahead: call it
+        before sending what depends on them). Raises :class:`JournalError` when SQLite cannot."""
+        with self._db_lock:
+            with self._rows_lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return
+            try:
+                _write(self._connection, rows)
+            except sqlite3.Error as error:
+                self._failed = error
+                with self._rows_lock:  # kept, in order, for a commit that may still succeed
+                    self._rows[:0] = rows
+                raise JournalError(f"journal {self.path} cannot commit: {error}") from error
+            self.commits += 1
+
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything recorded so far is committed (shutdown, tests, the weights export)."""
+        """Commit everything recorded so far, weight snapshots included (shutdown, tests, exports)."""
+        self.commit_now()
         done = threading.Event()
-        self._put_marker(done)
+        with self._rows_lock:
+            self._markers.append(done)
+        self._wake.set()
         if not done.wait(timeout):
             raise TimeoutError(f"journal {self.path} did not flush within {timeout} s")
         if self._failed is not None:
@@ -156,47 +211,69 @@ class Journal:
 
     def close(self) -> None:
         if self._writer.is_alive():
-            self._put_marker(_STOP)
+            self._stopping.set()
+            self._wake.set()
             self._writer.join(timeout=10.0)
+        with self._db_lock:
+            self._connection.close()
 
     def _put(self, sql: str, values: tuple) -> None:
-        # Appending under an uncontended lock costs well under a microsecond and wakes nobody: a
-        # queue that woke the writer per row cost the loop thread a GIL hand-off per row (measured
-        # as 12% of the engine's busy time). The writer collects every ``WRITE_PERIOD_SECONDS``.
-        with self._lock:
-            self._pending.append((sql, values))
-
-    def _put_marker(self, marker) -> None:
-        with self._lock:
-            self._pending.append(marker)
-        self._wake.set()
+        # Appending under an uncontended lock costs well under a microsecond and wakes nobody.
+        with self._rows_lock:
+            self._rows.append((sql, values))
 
     def _write_forever(self) -> None:
-        connection = _connect(self.path)
+        checkpointer = _connect(self.path)
+        last_checkpoint = time.monotonic()
         try:
-            while True:
+            while not self._stopping.is_set():
                 self._wake.wait(WRITE_PERIOD_SECONDS)
                 self._wake.clear()
-                with self._lock:
-                    batch, self._pending = self._pending, []
-                by_statement: dict[str, list[tuple]] = {}  # each table's rows keep their order
-                for item in batch:
-                    if isinstance(item, tuple):
-                        by_statement.setdefault(item[0], []).append(item[1])
-                if by_statement:
+                self._write_snapshots()
+                with self._rows_lock:
+                    markers, self._markers = self._markers, []
+                for marker in markers:
+                    marker.set()
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    last_checkpoint = time.monotonic()
                     try:
-                        with connection:  # executemany binds in C: the GIL is held far less per row
-                            for sql, rows in by_statement.items():
-                                connection.executemany(sql, rows)
-                    except sqlite3.Error as error:  # recorded; flush() reports it
-                        self._failed = error
-                for item in batch:
-                    if isinstance(item, threading.Event):
-                        item.set()
-                if any(item is _STOP for item in batch):
-                    return
+                        checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:  # busy or failing: the WAL just grows until the next one
+                        pass
+            self._write_snapshots()
         finally:
-            connection.close()
+            checkpointer.close()
+
+    def _write_snapshots(self) -> None:
+        with self._rows_lock:
+            snapshots, self._snapshots = self._snapshots, []
+        if not snapshots:
+            return
+        packed = [(key, (k, policy, learned, at, _pack(snapshot)))  # packed outside the lock: 2-3 ms each
+                  for key, (k, policy, learned, at, snapshot) in snapshots]
+        rows = []
+        for key, row in packed:
+            rows += [("INSERT INTO weights VALUES (?,?,?,?,?)", row),
+                     (_PRUNE_WEIGHTS, (key, key, self.keep_weight_snapshots))]
+        with self._db_lock:
+            try:
+                _write(self._connection, rows)
+            except sqlite3.Error as error:  # recorded; flush() reports it
+                self._failed = error
+
+
+def _write(connection: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> None:
+    """One transaction; runs of rows for the same statement are bound with executemany (in C: the
+    GIL is held far less per row), and the rows keep the order they were recorded in."""
+    with connection:
+        start = 0
+        while start < len(rows):
+            sql = rows[start][0]
+            end = start + 1
+            while end < len(rows) and rows[end][0] == sql:
+                end += 1
+            connection.executemany(sql, [values for _, values in rows[start:end]])
+            start = end
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -211,6 +288,27 @@ def open_parents(path: Path) -> list[tuple[dict, list[dict]]]:
         parents = _rows(connection, f"SELECT * FROM parents WHERE state NOT IN {FINAL_STATES} ORDER BY created_at")
         return [(parent, _rows(connection, f"SELECT * FROM children WHERE parent_id = ? AND state NOT IN {FINAL_STATES}",
                                (parent["parent_id"],))) for parent in parents]
+
+
+def seen_exec_ids(path: Path, child_ids: Iterable[str]) -> dict[str, set[str]]:
+    """child id -> the venue ExecIDs already booked for it (a resent report is then ignored)."""
+    seen: dict[str, set[str]] = {}
+    with closing(_connect(path, read_only=True)) as connection:
+        for child_id in child_ids:
+            rows = connection.execute("SELECT exec_id FROM fills WHERE child_id = ?", (child_id,))
+            seen[child_id] = {exec_id for (exec_id,) in rows}
+    return seen
+
+
+def unsent_trader_reports(path: Path) -> list[dict]:
+    """Trader reports committed but perhaps never sent (the engine stopped in between), oldest first."""
+    with closing(_connect(path, read_only=True)) as connection:
+        return [json.loads(report) for (report,) in connection.execute("SELECT report FROM trader_outbox ORDER BY rowid")]
+
+
+def runs(path: Path) -> list[dict]:
+    with closing(_connect(path, read_only=True)) as connection:
+        return _rows(connection, "SELECT * FROM runs ORDER BY run")
 
 
 def parent_row(path: Path, parent_id: str) -> dict | None:
@@ -282,9 +380,6 @@ def _pack(snapshot: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{key: np.asarray(value) for key, value in snapshot.items()})
     return buffer.getvalue()
-
-
-sqlite3.register_adapter(_Snapshot, lambda snapshot: _pack(snapshot.arrays))
 
 
 def _unpack(blob: bytes) -> dict[str, np.ndarray]:

@@ -1,7 +1,12 @@
 """Typed identifiers: a parent id is never passed where a child id is expected.
 
 Child ids derive from their parent's, so any report a venue sends names the parent it belongs to:
-``<parent>.<sweep>.<venue>``.
+``<parent>.<run>.<sweep>.<venue>``. ``run`` is the engine run's number, committed in the journal
+before the run sends anything, so an id is never sent twice even when a crash lost the rows of the
+sweep before (the next run has another number); ``sweep`` counts the parent's sweeps. Our cancel
+and status-request ids carry the run too. Parent ids carry the run and the start time, so they
+stay unique even across journals (a desk that starts a fresh journal keeps talking to the same
+venues).
 """
 
 from __future__ import annotations
@@ -17,24 +22,35 @@ SessionKey = NewType("SessionKey", str)  # a trader session, e.g. FIX.4.4:DARKAG
 Symbol = NewType("Symbol", str)
 
 
-def child_id(parent: ParentId, sweep: int, venue: VenueName) -> ChildId:
-    return ChildId(f"{parent}.{sweep}.{venue}")
+def child_id(parent: ParentId, run: int, sweep: int, venue: VenueName) -> ChildId:
+    return ChildId(f"{parent}.{run}.{sweep}.{venue}")
 
 
 def parent_of(child: str) -> ParentId | None:
-    """The parent a child id names, or None when the id is not one of ours."""
-    parts = child.rsplit(".", 2)
-    return ParentId(parts[0]) if len(parts) == 3 and parts[1].isdigit() else None
+    """The parent a child id names, or None when the id is not one of ours (parent ids hold no dot;
+    a venue name may)."""
+    parts = child.split(".", 3)
+    if len(parts) == 4 and parts[0] and parts[1].isdigit() and parts[2].isdigit() and parts[3]:
+        return ParentId(parts[0])
+    return None
+
+
+def run_prefix(run: int, started_at: float) -> str:
+    """The prefix of a run's parent ids and ExecIDs: the journal's run number (unique within a
+    journal, whatever the clock does) and the start time in ms (unique across journals)."""
+    return f"{int(started_at * 1000):x}R{run}-"
 
 
 class IdFactory:
-    """Parent ids and our own ExecIDs, unique across restarts: ``prefix`` must differ per engine run
-    (the composition root derives it from the start time) and the counters are per run."""
+    """Parent ids, our own ExecIDs, cancel and status-request ids, unique across restarts: ``prefix``
+    must differ per engine run (:func:`run_prefix`) and ``run`` is the journal's run number."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, run: int = 0) -> None:
         self._prefix = prefix
+        self.run = run
         self._parents = 0
         self._execs = 0
+        self._queries = 0
 
     def parent(self) -> ParentId:
         self._parents += 1
@@ -44,5 +60,13 @@ class IdFactory:
         self._execs += 1
         return ExecId(f"{self._prefix}E{self._execs}")
 
+    def child_id(self, parent: ParentId, sweep: int, venue: VenueName) -> ChildId:
+        return child_id(parent, self.run, sweep, venue)
+
     def cancel_id(self, child: ChildId, attempt: int) -> ChildId:
-        return ChildId(f"{child}.X{attempt}")
+        return ChildId(f"{child}.X{self.run}-{attempt}")
+
+    def status_request_id(self, child: ChildId) -> str:
+        """OrdStatusReqID (790) of a status request: ClOrdID stays the child's, as FIX requires."""
+        self._queries += 1
+        return f"{self._prefix}Q{self._queries}"

@@ -104,6 +104,7 @@ class ParentReport:
     limit_price: float | None = None
     reject_reason: RejectReason | None = None
     text: str | None = None
+    poss_resend: bool = False  # sent again after a restart (97=Y, the same ExecID): the trader drops a copy
 
 
 class ParentStatus(Enum):
@@ -118,6 +119,26 @@ class ParentStatus(Enum):
     CANCELED = "canceled"
     EXPIRED = "expired"
     REJECTED = "rejected"
+
+
+_REPORT_ENUMS = {"kind": ReportKind, "status": ParentStatus, "side": Side, "reject_reason": RejectReason}
+
+
+def report_record(report: ParentReport) -> dict:
+    """A report as plain values (the journal keeps it until it is sent)."""
+    record = {name: getattr(report, name) for name in ParentReport.__dataclass_fields__}
+    for name in _REPORT_ENUMS:
+        if record[name] is not None:
+            record[name] = record[name].value
+    return record
+
+
+def report_from_record(record: dict) -> ParentReport:
+    values = dict(record)
+    for name, kind in _REPORT_ENUMS.items():
+        if values.get(name) is not None:
+            values[name] = kind(values[name])
+    return ParentReport(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +193,7 @@ class QueryChild:
     child_id: ChildId
     side: Side
     symbol: Symbol
+    request_id: str | None = None  # OrdStatusReqID (790), unique across runs
 
 
 # -- venue -> engine --------------------------------------------------------------------------

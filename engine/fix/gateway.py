@@ -1,4 +1,5 @@
-"""The FIX gateway: one acceptor for the traders, one SocketInitiator for the venues, and the bridge
+"""The FIX gateway: one acceptor for the traders, a SocketInitiator for the venues (one per store kind
+their session policies use: memory, file), and the bridge
 that brings what they receive to the order manager on the asyncio loop.
 
     gateway = FixGateway(config, inbox)     # builds settings and sessions; raises GatewayError
@@ -33,7 +34,7 @@ from engine.engine_config import EngineConfig
 from engine.fix import restore_sigint
 from engine.fix.bridge import LoopBridge
 from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
-                                 venue_settings_table)
+                                 venue_settings_tables)
 from engine.fix.trader_edge import TraderEdge
 from engine.fix.venue_edge import VenueEdge
 from engine.manager.ports import Inbox
@@ -54,11 +55,13 @@ class FixGateway:
         self.config = config
         self._bridge = LoopBridge(inbox)
         trader_table = trader_settings_table(config.fix)
-        venue_table = venue_settings_table(config.fix, config.venues)
-        check_no_overlap(trader_table, venue_table)
+        venue_tables = venue_settings_tables(config.fix, config.venues)
+        for venue_table in venue_tables.values():
+            check_no_overlap(trader_table, venue_table)
         self.traders = TraderEdge(config.fix, self._bridge)
         self.venues = VenueEdge(config.venues, self._bridge)
         # QuickFIX keeps raw pointers to the settings and factories: they live as long as we do.
+        self._keep_alive: list = []
         try:
             self._trader_settings = build_session_settings(trader_table)
             self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader_store == "file"
@@ -66,17 +69,19 @@ class FixGateway:
             self._trader_log = fix.FileLogFactory(self._trader_settings) if config.fix.message_log else None
             self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store,
                                                                     self._trader_settings, self._trader_log))
-            self._initiator = None
-            if venue_table.sessions:
-                self._venue_settings = build_session_settings(venue_table)
-                self._venue_store = fix.MemoryStoreFactory()
-                self._venue_log = fix.FileLogFactory(self._venue_settings) if config.fix.message_log else None
-                self._initiator = fix.SocketInitiator(*_arguments(self.venues, self._venue_store,
-                                                                  self._venue_settings, self._venue_log))
+            # one initiator per store kind in use (each has one store factory and one thread)
+            self._initiators = [self._venue_initiator(store, table) for store, table in venue_tables.items()]
         except fix.FIXException as error:  # e.g. an unreadable data dictionary, a duplicate session
             raise GatewayError(f"could not set up the FIX sessions: {error}") from None
         self._started = False
         self._stopping: asyncio.Future | None = None
+
+    def _venue_initiator(self, store: str, table):
+        settings = build_session_settings(table)
+        factory = fix.FileStoreFactory(settings) if store == "file" else fix.MemoryStoreFactory()
+        log_factory = fix.FileLogFactory(settings) if self.config.fix.message_log else None
+        self._keep_alive += [settings, factory, log_factory]  # QuickFIX holds raw pointers to them
+        return fix.SocketInitiator(*_arguments(self.venues, factory, settings, log_factory))
 
     @property
     def trader_address(self) -> str:
@@ -101,10 +106,12 @@ class FixGateway:
             self._acceptor.start()
         except fix.FIXException as error:
             raise GatewayError(f"could not accept traders on port {self.config.fix.trader_port}: {error}") from None
-        if self._initiator is not None:
+        for started, initiator in enumerate(self._initiators):
             try:
-                self._initiator.start()
+                initiator.start()
             except fix.FIXException as error:
+                for earlier in self._initiators[:started]:
+                    earlier.stop()
                 self._acceptor.stop()
                 raise GatewayError(f"could not start the venue sessions: {error}") from None
 
@@ -123,8 +130,9 @@ class FixGateway:
         # Venues first: a fill can arrive until their sessions are down, and the trader must hear of
         # it while still logged on (a trader resetting sequence numbers at its next logon would
         # never get a report stored while it was away). Each stop waits about a second for logouts.
-        if self._initiator is not None:
-            await loop.run_in_executor(None, _stop_quietly, self._initiator, "venue initiator")
+        if self._initiators:
+            await asyncio.gather(*(loop.run_in_executor(None, _stop_quietly, initiator, "venue initiator")
+                                   for initiator in self._initiators))
         await asyncio.sleep(0)  # the bridge's last drain: the venues' last reports reach the manager
         await loop.run_in_executor(None, _stop_quietly, self._acceptor, "trader acceptor")
         self._release()
@@ -134,7 +142,7 @@ class FixGateway:
     def _release(self) -> None:
         # Dropping the acceptor/initiator deletes their sessions, which unregisters the SessionIDs.
         self._acceptor = None
-        self._initiator = None
+        self._initiators = []
 
     # -- observability ----------------------------------------------------------------------------
 
@@ -144,7 +152,8 @@ class FixGateway:
                 "venue_messages_in": venues.counts.received, "venue_messages_out": venues.counts.sent,
                 "send_failures": traders.counts.send_failures + venues.counts.send_failures,
                 "callback_errors": traders.counts.callback_errors + venues.counts.callback_errors,
-                "venue_rejects": venues.rejects, "delivered": bridge.delivered, "wakeups": bridge.wakeups,
+                "venue_rejects": venues.rejects, "orders_not_resent": venues.orders_not_resent,
+                "delivered": bridge.delivered, "wakeups": bridge.wakeups,
                 "dropped": bridge.dropped, "delivery_errors": bridge.delivery_errors}
 
 

@@ -13,9 +13,14 @@ testable without quickfix); :func:`build_session_settings` turns a table into
   sequence numbers and the reports sent while a trader was away survive a disconnect or a restart
   and are recovered by the trader's ResendRequest. A trader that logs on with ResetSeqNumFlag=Y
   resets both sides, which is its choice. ``trader_store: memory``: every logon starts at 1.
-- Venue initiator: MemoryStore with every reset at Y: the venues reset at each logon, and the
-  manager reconciles open children with OrderStatusRequest after a reconnect. Disabled venues get
-  no session at all.
+- Venue initiators, one per store kind in use (a QuickFIX initiator has one store factory), each
+  venue's session by its own policy (``session:`` in the config, :class:`VenueSessionPolicy`):
+  ``memory`` with every reset at Y (the default): the venue resets at each logon, and the manager
+  reconciles open children with OrderStatusRequest after a reconnect. ``file`` with the resets at
+  N: a FileStore under ``fix.store_path/venues`` keeps sequence numbers and sent messages, so after
+  a reconnect or a restart QuickFIX's ResendRequest recovers what either side missed (PossDup); a
+  ``reset_time`` makes it a 24-hour session (StartTime = EndTime) that QuickFIX resets daily.
+  Disabled venues get no session at all.
 """
 
 from __future__ import annotations
@@ -77,18 +82,47 @@ def trader_settings_table(fix: FixConfig) -> SettingsTable:
     return table
 
 
-def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]) -> SettingsTable:
-    """The initiator: one session per enabled venue."""
+def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...], store: str = "memory") -> SettingsTable:
+    """The initiator of the enabled venues whose session policy uses ``store``: one session each."""
+    file_store = store == "file"
     defaults = {"ConnectionType": "initiator", **_common(fix), "HeartBtInt": str(fix.heartbeat_seconds),
-                "ReconnectInterval": str(fix.reconnect_seconds), **_resets("Y")}
+                "ReconnectInterval": str(fix.reconnect_seconds), **_resets("N" if file_store else "Y")}
+    if file_store:
+        if fix.store_path is None:
+            raise ConfigError("fix.store_path = None, expected a directory for the venue file stores")
+        defaults["FileStorePath"] = str((Path(fix.store_path) / "venues").resolve())
     if fix.message_log is not None:
         defaults["FileLogPath"] = str((Path(fix.message_log) / "venues").resolve())
-    sessions = [((BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),
-                 {"SocketConnectHost": venue.host, "SocketConnectPort": str(venue.port)})
-                for venue in venues if venue.enabled]
+    sessions = [((BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id), _venue_section(venue, defaults))
+                for venue in venues if venue.enabled and venue.session.store == store]
     table = SettingsTable(defaults, sessions)
     _check_distinct(table, "venues")
     return table
+
+
+def venue_settings_tables(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]) -> dict[str, SettingsTable]:
+    """store kind -> the initiator table of its venues (only kinds some enabled venue uses)."""
+    tables = {store: venue_settings_table(fix, venues, store) for store in ("memory", "file")}
+    keys = [key for table in tables.values() for key in table.session_keys()]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(f"venues: sessions {duplicates} appear more than once; expected distinct "
+                          "(SenderCompID, TargetCompID) pairs")
+    return {store: table for store, table in tables.items() if table.sessions}
+
+
+def _venue_section(venue: VenueSessionConfig, defaults: dict[str, str]) -> dict[str, str]:
+    """A venue's session section: where to connect, and its policy where it differs from the store's."""
+    section = {"SocketConnectHost": venue.host, "SocketConnectPort": str(venue.port)}
+    policy = venue.session
+    for key, value in (("ResetOnLogon", policy.reset_on_logon), ("ResetOnLogout", policy.reset_on_logout),
+                       ("ResetOnDisconnect", policy.reset_on_disconnect)):
+        flag = "Y" if value else "N"
+        if defaults[key] != flag:
+            section[key] = flag
+    if policy.reset_time is not None:  # a 24-hour session, reset by QuickFIX at that time every day
+        section.update({"NonStopSession": "N", "StartTime": policy.reset_time, "EndTime": policy.reset_time})
+    return section
 
 
 def check_no_overlap(trader: SettingsTable, venue: SettingsTable) -> None:

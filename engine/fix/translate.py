@@ -228,7 +228,8 @@ def new_parent(fields: dict[str, str], session: SessionKey) -> NewParent | Inval
 
 def execution_report(report: ParentReport, transact_time: str | None = None) -> str:
     """A ParentReport as an ExecutionReport (35=8) that passes the stock FIX44.xml."""
-    parts = [_PREFIX, "8\x0137=", report.order_id or "NONE", "\x0111=", report.cl_ord_id]
+    parts = [_PREFIX, "8\x0197=Y\x0137=" if report.poss_resend else "8\x0137=", report.order_id or "NONE",
+             "\x0111=", report.cl_ord_id]
     if report.orig_cl_ord_id is not None:
         parts += ["\x0141=", report.orig_cl_ord_id]
     parts += ["\x0117=", report.exec_id, "\x01150=", EXEC_TYPE_CODES[report.kind],
@@ -287,7 +288,8 @@ def order_cancel_request(command: CancelChild, transact_time: str | None = None)
 
 
 def order_status_request(command: QueryChild) -> str:
-    return "".join([_PREFIX, "H\x0111=", command.child_id, "\x0154=", SIDE_CODES[command.side],
+    request = ["\x01790=", command.request_id] if command.request_id else []
+    return "".join([_PREFIX, "H\x0111=", command.child_id, *request, "\x0154=", SIDE_CODES[command.side],
                     "\x0155=", command.symbol, _SUFFIX])
 
 

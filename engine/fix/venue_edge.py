@@ -7,8 +7,8 @@ Same rules as the trader side: ``fromApp`` only translates the ``toString()`` co
 BusinessMessageReject, or a session-level Reject of one of our messages, is logged and dropped: the
 manager gives up on the child at its sweep deadline, so the sweep never waits for it.
 
-The port methods run on the loop thread and answer False when the venue is not logged on (the venue
-sessions reset at every logon, so nothing sent while down would ever arrive), unknown, or disabled.
+The port methods run on the loop thread and answer False when the venue is not logged on (a child
+sent while down would go out, if ever, long after its sweep gave up on it), unknown, or disabled.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class VenueEdge(fix.Application):
         self._logged_on = dict.fromkeys(self._session_ids, False)
         self.counts = EdgeCounts(log, "venue")
         self.rejects = 0  # venue BusinessMessageRejects and session-level Rejects of ours (QuickFIX's thread)
+        self.orders_not_resent = 0  # old NewOrderSingles a venue's ResendRequest asked for (gap-filled)
 
     @property
     def names(self) -> tuple[VenueName, ...]:
@@ -94,7 +95,19 @@ class VenueEdge(fix.Application):
             self.counts.callback_failed("fromAdmin")
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        # A venue that asks for a resend (its store lost our messages, or it restarted) gets no old
+        # NewOrderSingle again: the child was given up at its sweep's deadline and its shares
+        # reconciled, so the order going out late would trade shares already re-used. QuickFIX
+        # sends a gap fill in its place; cancels and status requests are harmless and do go again.
+        try:
+            header = message.getHeader()
+            resent = header.isSetField(43) and header.getField(43) == "Y" and header.getField(35) == "D"
+        except Exception:  # noqa: BLE001 - see module docstring
+            self.counts.callback_failed("toApp")
+            return
+        if resent:
+            self.orders_not_resent += 1
+            raise fix.DoNotSend()
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:

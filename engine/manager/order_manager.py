@@ -16,6 +16,7 @@ parent's task is logged and ends the run in a controlled way (``failed`` is set)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -24,19 +25,21 @@ from typing import Callable
 import structlog
 
 from engine.domain.child import ChildChange, ChildOrder, ChildState
-from engine.domain.ids import ClOrdId, IdFactory, ParentId, SessionKey
+from engine.domain.ids import ChildId, ClOrdId, IdFactory, ParentId, SessionKey, parent_of
 from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
                                     ParentReport, ParentStatus, ParentStatusQuery, QueryChild, ReplaceParent,
                                     ReportKind, TraderSessionChanged, UnsupportedMessage, VenueCancelRefused,
-                                    VenueOrderStatus, VenueReport, VenueReportKind, VenueSessionChanged)
+                                    VenueOrderStatus, VenueReport, VenueReportKind, VenueSessionChanged,
+                                    report_from_record)
 from engine.domain.orders import RejectReason, check_parent
 from engine.domain.parent import InvariantBroken, ParentOrder, ParentTrigger
 from engine.engine_config import EngineConfig
+from engine.manager.outbox import Outbox
 from engine.manager.ports import TraderPort, VenuePort
 from engine.manager.restore import recall_parent, restore_parents
 from engine.manager.sweeps import Skipped, Sweep, SweepRunner, seconds_until
 from engine.manager.weights import WeightBook
-from engine.store import Journal
+from engine.store import WRITE_PERIOD_SECONDS, Journal, JournalError, unsent_trader_reports
 
 log = structlog.get_logger("engine.manager")
 
@@ -63,7 +66,9 @@ class OrderManager:
         self.journal = journal
         self.ids = ids
         self.clock = clock
-        self.runner = SweepRunner(config, venues, weights, journal, ids)
+        # the only way out: what the manager sends leaves once the journal holds what led to it
+        self.outbox = Outbox(journal, venues, traders, self._journal_failed)
+        self.runner = SweepRunner(config, venues, self.outbox, weights, journal, ids)
         self.symbols = frozenset(config.symbols)
         self.parents: dict[ParentId, ParentOrder] = {}
         self.by_cl_ord_id: dict[tuple[str, str], ParentId] = {}
@@ -101,7 +106,19 @@ class OrderManager:
                      unresolved_children=len(parent.open_children))
         loop = asyncio.get_running_loop()
         self._housekeepers = [loop.create_task(self._reconcile_forever(), name="reconciler"),
-                              loop.create_task(self._snapshot_forever(), name="weight-snapshots")]
+                              loop.create_task(self._snapshot_forever(), name="weight-snapshots"),
+                              loop.create_task(self._commit_forever(), name="journal-commits")]
+
+    def resend_unsent_reports(self) -> int:
+        """Trader reports the journal committed that the last run may not have handed to QuickFIX
+        (it stopped in between) go out again, under their own ExecIDs with PossResend: the trader
+        drops a copy it already has. Call once the trader sessions exist; returns how many."""
+        records = unsent_trader_reports(self.config.journal) if self.config.journal.exists() else []
+        for record in records:
+            self.outbox.report(dataclasses.replace(report_from_record(record), poss_resend=True))
+        if records:
+            log.info("trader reports sent again after a restart", reports=len(records))
+        return len(records)
 
     async def stop(self) -> None:
         """Let the sweeps in flight finish (withdrawing at their deadline), then stop the workers.
@@ -119,6 +136,7 @@ class OrderManager:
         self.runner.snapshot_weights(self.clock())
         for parent in self.parents.values():
             self.journal.record_parent(parent)
+        self.outbox.flush()
 
     def deliver(self, message: object) -> None:
         handler = self._handlers.get(type(message))
@@ -172,7 +190,7 @@ class OrderManager:
         parent = self._find(message.session, message.orig_cl_ord_id)
         refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, False)
         if refusal is not None:
-            self.traders.refuse_cancel(refusal)
+            self.outbox.refuse_cancel(refusal)
             return
         parent.pending_replace = None  # a cancel overrides a pending replace
         parent.pending_cancel = message
@@ -187,7 +205,7 @@ class OrderManager:
             refusal = self._refusal(parent, message, False,
                                     f"OrderQty {message.quantity}: only a reduction of {parent.quantity} is accepted")
         if refusal is not None:
-            self.traders.refuse_cancel(refusal)
+            self.outbox.refuse_cancel(refusal)
             return
         parent.pending_replace = message
         self._hold_request(parent, message, ParentTrigger.REQUEST_REPLACE, ReportKind.PENDING_REPLACE)
@@ -212,7 +230,7 @@ class OrderManager:
         self._send(parent, ReportKind.STATUS, cl_ord_id=message.cl_ord_id)
 
     def _on_unsupported(self, message: UnsupportedMessage) -> None:
-        self.traders.refuse_business(BusinessRefusal(message.session, message.msg_type, message.ref_seq_num,
+        self.outbox.refuse_business(BusinessRefusal(message.session, message.msg_type, message.ref_seq_num,
                                                      f"message type {message.msg_type} is not supported"))
 
     def _on_trader_session(self, message: TraderSessionChanged) -> None:
@@ -223,12 +241,42 @@ class OrderManager:
     def _on_venue_report(self, report: VenueReport) -> None:
         child = self.children.get(report.child_id)
         if child is None or child.venue != report.venue:
-            self._incident("report for an unknown order", f"{report.venue} {report.child_id} {report.kind.value} "
-                                                           f"cum={report.cum_qty} exec={report.exec_id}")
-            return
+            child = self._adopt_unknown_child(report)
+            if child is None:
+                return
         now = self.clock()
         change = child.apply(report, now)
         self._after_child_change(child, change, report.exec_id, now)
+
+    def _adopt_unknown_child(self, report: VenueReport) -> ChildOrder | None:
+        """A report for a child we do not hold. When our id names a parent we know (in memory or in
+        the journal), the child is ours though its row never reached the journal (or left memory):
+        it is adopted as already ended, so its fill is booked to that parent only while it fits,
+        and it is an incident. A fill is never dropped: one nobody can take is journaled unbooked."""
+        detail = (f"{report.venue} {report.child_id} {report.kind.value} cum={report.cum_qty} "
+                  f"leaves={report.leaves_qty} exec={report.exec_id}")
+        parent_id = parent_of(report.child_id)
+        parent = None
+        if parent_id is not None and report.child_id not in self.children:
+            parent = self.parents.get(parent_id) or recall_parent(self.config.journal, parent_id)
+        if parent is None:
+            self._incident("report for an unknown order", detail)
+            filled = int(report.cum_qty if report.cum_qty is not None else report.last_qty)
+            if filled > 0:
+                self.journal.record_fill(report.venue, report.exec_id, report.child_id, parent_id or "", filled,
+                                         report.last_px or report.avg_px or 0.0, 0, True, self.clock())
+            return None
+        self._incident("report for a child the journal does not hold", detail)
+        if parent.parent_id not in self.parents:  # a parent that had left memory: back for this report
+            self.parents[parent.parent_id] = parent
+            self._forget_later(parent)
+        quantity = int(max((report.cum_qty or 0) + (report.leaves_qty or 0), report.cum_qty or 0, report.last_qty))
+        spec = parent.spec
+        child = ChildOrder(ChildId(report.child_id), parent.parent_id, report.venue, int(report.child_id.split(".")[2]),
+                           spec.side, spec.symbol, quantity, None, spec.limit_price, self.clock(),
+                           state=ChildState.CANCELED, final_at=self.clock(), timed_out=True)
+        self.runner.adopt(child)
+        return child
 
     def _after_child_change(self, child: ChildOrder, change: ChildChange, exec_id: str, now: float) -> None:
         for anomaly in change.anomalies:
@@ -268,7 +316,7 @@ class OrderManager:
         if child is None or child.is_final:
             return
         if message.too_late:  # the child is done at the venue and its final report is late or lost: ask
-            self.venues.query(QueryChild(child.venue, child.child_id, child.side, child.symbol))
+            self._query(child)
             return
         # the venue never had it: nothing more can fill
         report = VenueReport(child.venue, child.child_id, f"cancel-refused:{child.child_id}:{child.cancel_attempts}",
@@ -286,7 +334,24 @@ class OrderManager:
         for child in list(self.children.values()):
             if child.state is ChildState.UNRESOLVED and (venue is None or child.venue == venue):
                 if force or self.venues.logged_on(child.venue):
-                    self.venues.query(QueryChild(child.venue, child.child_id, child.side, child.symbol))
+                    self._query(child)
+
+    def _query(self, child: ChildOrder) -> None:
+        self.outbox.query(QueryChild(child.venue, child.child_id, child.side, child.symbol,
+                                     self.ids.status_request_id(child.child_id)))
+
+    async def _commit_forever(self) -> None:
+        """Rows that send nothing (a child's end, a sweep's record) are committed this often; what
+        sends something is committed before it leaves (the outbox)."""
+        while True:
+            await asyncio.sleep(WRITE_PERIOD_SECONDS)
+            self.outbox.flush()
+
+    def _journal_failed(self, error: JournalError) -> None:
+        """The write-ahead cannot hold: stop taking risk (the run command then stops the engine)."""
+        self.counters["journal failures"] += 1
+        log.critical("journal failed: the engine stops", error=str(error))
+        self.failed.set()
 
     async def _reconcile_forever(self) -> None:
         period = self.config.sweep.cancel_retry_ms / 1000.0
@@ -405,7 +470,7 @@ class OrderManager:
             return
         for request, for_replace in requests:
             if request is not None:
-                self.traders.refuse_cancel(CancelRefused(request.session, parent.parent_id, request.cl_ord_id,
+                self.outbox.refuse_cancel(CancelRefused(request.session, parent.parent_id, request.cl_ord_id,
                                                          request.orig_cl_ord_id, parent.state, for_replace, True,
                                                          f"too late: the order is {parent.state.value}"))
         parent.pending_cancel = parent.pending_replace = None
@@ -439,7 +504,7 @@ class OrderManager:
         resume = ParentTrigger.RESUME_PARTIAL if parent.cum_qty else ParentTrigger.RESUME_NEW
         if problem is not None:
             parent.transition(resume, now)
-            self.traders.refuse_cancel(self._refusal(parent, request, True, problem))
+            self.outbox.refuse_cancel(self._refusal(parent, request, True, problem))
             self.journal.record_parent(parent)
             return
         trigger = ParentTrigger.FILL_COMPLETE if parent.cum_qty >= parent.quantity else resume
@@ -519,16 +584,14 @@ class OrderManager:
                              parent.state, True, too_late, text)
 
     def _send(self, parent: ParentOrder, kind: ReportKind, **fields) -> None:
-        report = parent.report(kind, self.ids.exec_id(), **fields)
-        if not self.traders.report(report):
-            self.counters["trader reports not sent"] += 1
+        self.outbox.report(parent.report(kind, self.ids.exec_id(), **fields))
 
     def _reject(self, session: SessionKey, cl_ord_id: ClOrdId, reason: RejectReason, text: str, side, symbol: str,
                 quantity: int, kind: ReportKind = ReportKind.REJECTED) -> None:
         report = ParentReport(session=session, order_id="NONE", cl_ord_id=cl_ord_id, exec_id=self.ids.exec_id(),
                               kind=kind, status=ParentStatus.REJECTED, side=side, symbol=symbol, quantity=quantity,
                               cum_qty=0, leaves_qty=0, avg_px=0.0, reject_reason=reason, text=text)
-        self.traders.report(report)
+        self.outbox.report(report)
         log.info("parent rejected", session=session, cl_ord_id=cl_ord_id, reason=reason.value, text=text)
 
     def _incident(self, kind: str, detail: str) -> None:

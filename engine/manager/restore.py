@@ -1,8 +1,11 @@
 """Rebuilding the open parents from the journal at start-up.
 
-A child that was not final when the engine stopped is restored as UNRESOLVED (timed out): its
-shares stay reserved on the parent and the reconciler asks its venue about it once the session is
-up, so a fill that happened while we were down is booked, and nothing is sent twice.
+A child that was not final when the engine stopped (or was killed) is restored as UNRESOLVED
+(timed out): its shares stay reserved on the parent and the reconciler asks its venue about it once
+the session is up, so a fill that happened while we were down is booked, and nothing is sent twice.
+The write-ahead guarantees such a row exists for every child that may have left. Each restored
+child remembers the venue ExecIDs already booked for it, so a report the venue resends (PossDup)
+is recognised; counting fills from the venue's CumQty books none twice either way.
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, Ve
 from engine.domain.messages import CancelParent, ParentStatus, ReplaceParent
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
 from engine.domain.parent import ParentOrder
-from engine.store import open_parents, parent_row
+from engine.store import open_parents, parent_row, seen_exec_ids
 
 
 def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[ParentOrder]:
     if not Path(journal).exists():
         return []
     restored = []
-    for row, child_rows in open_parents(journal):
+    opened = open_parents(journal)
+    booked = seen_exec_ids(journal, [child["child_id"] for _, children in opened for child in children])
+    for row, child_rows in opened:
         parent = _parent(row)
         for child_row in child_rows:
             child = _child(child_row, parent)
+            child.seen_exec_ids = booked.get(child.child_id, set())
             parent.hold(child)
             adopt(child)
         restored.append(parent)

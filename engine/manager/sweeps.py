@@ -1,7 +1,8 @@
 """One sweep of a parent: allocate, send the IOC children, gather, withdraw, learn.
 
 A sweep allocates the parent's unreserved quantity with the learned weights over the venues that
-are enabled and logged on, sends one midpoint-pegged IOC child per venue with shares, and waits for
+are enabled and logged on, journals one midpoint-pegged IOC child per venue with shares and hands
+it to the outbox (which sends it once the journal has committed it), and waits for
 every child's final report or the sweep's deadline, whichever comes first. Children still open at
 the deadline are withdrawn (a cancel is sent) and marked as timed out: their quantity stays reserved
 on the parent until the venue answers, and their outcome teaches the weights nothing, because a
@@ -24,10 +25,11 @@ from engine.allocation.certificate import no_regret_possible
 from engine.allocation.policies import Allocation
 from engine.allocation.rules import VenueRules
 from engine.domain.child import ChildOrder, ChildState, ChildTrigger
-from engine.domain.ids import ChildId, IdFactory, VenueName, child_id
+from engine.domain.ids import ChildId, IdFactory, VenueName
 from engine.domain.messages import CancelChild, SubmitChild
 from engine.domain.parent import ParentOrder
 from engine.engine_config import EngineConfig
+from engine.manager.outbox import Outbox
 from engine.manager.ports import VenuePort
 from engine.manager.weights import WeightBook
 from engine.store import Journal, SweepRow
@@ -65,10 +67,11 @@ class Sweep:
 
 
 class SweepRunner:
-    def __init__(self, config: EngineConfig, venues: VenuePort, weights: WeightBook, journal: Journal,
-                 ids: IdFactory) -> None:
+    def __init__(self, config: EngineConfig, venues: VenuePort, outbox: Outbox, weights: WeightBook,
+                 journal: Journal, ids: IdFactory) -> None:
         self.config = config
-        self.venues = venues
+        self.venues = venues  # asked who is logged on; everything sent goes through the outbox
+        self.outbox = outbox
         self.weights = weights
         self.journal = journal
         self.ids = ids
@@ -126,38 +129,46 @@ class SweepRunner:
         allocation = self.weights.allocate(parent.spec.symbol, quantity, self._rules(trader_minimum), available)
         if not allocation.children.any():
             return Skipped.BELOW_MINIMUMS
+        # The sweep number is never taken back (an id is never reused): the parent row carrying it
+        # is committed with the children, before any of them leaves.
         parent.sweeps += 1
-        sweep = Sweep(parent, parent.sweeps, allocation, {}, time.perf_counter(), now)
+        # the allocation's sent column changes when a child cannot leave: a copy of its own
+        sweep = Sweep(parent, parent.sweeps, Allocation(allocation.quantity, allocation.children.copy(),
+                                                         allocation.desired), {}, time.perf_counter(), now)
         spec = parent.spec
-        sent = allocation.children.copy()
         for index in np.flatnonzero(allocation.children):
+            index = int(index)
             venue = self.venue_names[index]
             shares = int(allocation.children[index])
             min_qty = min(max(self.min_qty[index], trader_minimum), shares) or None
-            child = ChildOrder(child_id(parent.parent_id, sweep.number, venue), parent.parent_id, venue, sweep.number,
-                               spec.side, spec.symbol, shares, min_qty, spec.limit_price, now)
+            child = ChildOrder(self.ids.child_id(parent.parent_id, sweep.number, venue), parent.parent_id, venue,
+                               sweep.number, spec.side, spec.symbol, shares, min_qty, spec.limit_price, now)
             parent.add_child(child)
-            command = SubmitChild(venue, child.child_id, spec.side, spec.symbol, shares, min_qty, spec.limit_price)
-            if not self.venues.submit(command):  # the session dropped since `available`: nothing went out
-                child.transition(ChildTrigger.CANCELED)
-                child.final_at = now
-                parent.release(child.child_id)
-                sent[index] = 0
-                continue
             self.adopt(child)
             self.sweep_of[child.child_id] = sweep
-            sweep.children[int(index)] = child
+            sweep.children[index] = child
             sweep.open += 1
             self.journal.record_child(child)
-        sweep.allocation = Allocation(allocation.quantity, sent, allocation.desired)
-        if sweep.open == 0:
-            parent.sweeps -= 1
-            return Skipped.NO_VENUE
+            command = SubmitChild(venue, child.child_id, spec.side, spec.symbol, shares, min_qty, spec.limit_price)
+            self.outbox.submit(command, not_sent=lambda child=child, index=index: self._not_sent(sweep, index, child))
+        self.journal.record_parent(parent)
         deadline = self.config.sweep.deadline_ms / 1000.0
         sweep.deadline = asyncio.get_running_loop().call_later(deadline, sweep.done.set)
         log.debug("sweep sent", parent=parent.parent_id, sweep=sweep.number, quantity=quantity,
                   children={c.venue: c.quantity for c in sweep.children.values()})
         return sweep
+
+    def _not_sent(self, sweep: Sweep, index: int, child: ChildOrder) -> None:
+        """The child never left (its session dropped, or the journal failed): it is cancelled,
+        frees its shares and teaches nothing."""
+        child.transition(ChildTrigger.CANCELED)
+        child.final_at = time.time()
+        sweep.parent.release(child.child_id)
+        sweep.children.pop(index, None)
+        sweep.allocation.children[index] = 0
+        self.sweep_of.pop(child.child_id, None)
+        self.journal.record_child(child)
+        sweep.child_final()
 
     def finish(self, sweep: Sweep, now: float) -> SweepRow:
         """After the sweep's event: withdraw what is still open, learn from what resolved, journal."""
@@ -215,14 +226,11 @@ class SweepRunner:
         log.warning("child timed out: withdrawn", parent=child.parent_id, sweep=child.sweep, child=child.child_id,
                     venue=child.venue)
 
-    def cancel(self, child: ChildOrder) -> bool:
+    def cancel(self, child: ChildOrder) -> None:
         child.cancel_attempts += 1
         command = CancelChild(child.venue, self.ids.cancel_id(child.child_id, child.cancel_attempts), child.child_id,
                               child.side, child.symbol, child.quantity)
-        sent = self.venues.cancel(command)
-        if sent:
-            child.transition(ChildTrigger.CANCEL_SENT)
-        return sent
+        self.outbox.cancel(command, sent=lambda: child.transition(ChildTrigger.CANCEL_SENT))
 
     def _rules(self, trader_minimum: int) -> VenueRules:
         if trader_minimum <= 1:

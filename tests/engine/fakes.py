@@ -152,11 +152,14 @@ class Harness:
         cl_ord_id = cl_ord_id or f"C{next(self._cl)}"
         spec = ParentSpec(SESSION, cl_ord_id, side, symbol, quantity, order_type, tif, limit, expire_at, min_qty)
         self.manager.deliver(NewParent(spec))
+        self.manager.outbox.flush()  # what the loop does right after the bridge's drain
         return cl_ord_id
 
     def deliver(self, *messages) -> None:
+        """As the bridge delivers a batch; then the outbox's flush, which the loop runs next."""
         for message in messages:
             self.manager.deliver(message)
+        self.manager.outbox.flush()
 
     async def children(self, count: int, timeout: float = 2.0) -> list[SubmitChild]:
         """Waits until ``count`` children in all have been sent; returns the newest ``count``... all so far."""
