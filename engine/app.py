@@ -24,7 +24,7 @@ from engine.domain.ids import IdFactory, run_prefix
 from engine.engine_config import EngineConfig
 from engine.manager.order_manager import OrderManager
 from engine.manager.weights import WeightBook
-from engine.store import Journal, latest_weights, used_cl_ord_ids
+from engine.store import Journal, JournalError, latest_weights, used_cl_ord_ids
 
 log = structlog.get_logger("engine")
 VENUE_LOGON_WAIT_SECONDS = 5.0
@@ -99,6 +99,14 @@ class Engine:
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()
         _warm_up(build_weights(config), config)
         self.manager.start(used)
+        inbox = self.gateway.trader_inbox
+        if inbox is not None:
+            # what traders sent just before a crash, that the journal never got: handled now, committed,
+            # and only then dropped from the inbox (QuickFIX has not started: nothing new arrives)
+            self.manager.replay_trader_requests(self.gateway.unhandled_trader_requests())
+            self.manager.outbox.flush()
+            inbox.clear()
+            self.manager.outbox.after_commit = lambda: inbox.settle(self.manager.trader_requests_handled)
         self.manager.runner.snapshot_weights(time.time())  # `dark-agg weights` works from the start
         await self.gateway.start(asyncio.get_running_loop())
         self.manager.resend_unsent_reports()  # the trader sessions exist now (QuickFIX stores while they are down)
@@ -127,6 +135,9 @@ class Engine:
         if self.gateway is not None:
             await self.gateway.stop()
         if self.journal is not None:
-            self.journal.flush()
+            try:
+                self.journal.flush()
+            except (JournalError, RuntimeError, TimeoutError) as error:  # said, not raised: the stop goes on
+                log.critical("journal not flushed at stop", error=str(error))
             self.journal.close()
         log.info("engine stopped", counters=dict(self.manager.counters) if self.manager else {})

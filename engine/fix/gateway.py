@@ -30,12 +30,14 @@ import asyncio
 import quickfix as fix
 import structlog
 
+from engine.domain.ids import SessionKey
 from engine.engine_config import EngineConfig
-from engine.fix import restore_sigint
+from engine.fix import restore_sigint, translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
                                  venue_settings_tables)
 from engine.fix.trader_edge import TraderEdge
+from engine.fix.trader_inbox import TraderInbox, inbox_entries
 from engine.fix.venue_edge import VenueEdge
 from engine.manager.ports import Inbox
 
@@ -58,7 +60,9 @@ class FixGateway:
         venue_tables = venue_settings_tables(config.fix, config.venues)
         for venue_table in venue_tables.values():
             check_no_overlap(trader_table, venue_table)
-        self.traders = TraderEdge(config.fix, self._bridge)
+        self.trader_inbox = (TraderInbox(config.fix.store_path / "trader_inbox.jsonl")
+                             if config.fix.store_path is not None else None)
+        self.traders = TraderEdge(config.fix, self._bridge, self.trader_inbox)
         self.venues = VenueEdge(config.venues, self._bridge)
         # QuickFIX keeps raw pointers to the settings and factories: they live as long as we do.
         self._keep_alive: list = []
@@ -82,6 +86,14 @@ class FixGateway:
         log_factory = fix.FileLogFactory(settings) if self.config.fix.message_log else None
         self._keep_alive += [settings, factory, log_factory]  # QuickFIX holds raw pointers to them
         return fix.SocketInitiator(*_arguments(self.venues, factory, settings, log_factory))
+
+    def unhandled_trader_requests(self) -> list:
+        """The domain requests the trader inbox still holds from the last run (some may be in the
+        journal already: the manager skips those)."""
+        if self.trader_inbox is None:
+            return []
+        return [translate.trader_message(text, SessionKey(session))
+                for session, text in inbox_entries(self.trader_inbox.path)]
 
     @property
     def trader_address(self) -> str:
@@ -143,6 +155,8 @@ class FixGateway:
         # Dropping the acceptor/initiator deletes their sessions, which unregisters the SessionIDs.
         self._acceptor = None
         self._initiators = []
+        if self.trader_inbox is not None:
+            self.trader_inbox.close()
 
     # -- observability ----------------------------------------------------------------------------
 

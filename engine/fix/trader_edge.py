@@ -18,7 +18,8 @@ import quickfix as fix
 import structlog
 
 from engine.domain.ids import SessionKey
-from engine.domain.messages import BusinessRefusal, CancelRefused, ParentReport, TraderSessionChanged
+from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
+                                    ParentReport, ReplaceParent, TraderSessionChanged)
 from engine.engine_config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
@@ -26,6 +27,7 @@ from engine.fix.bridge import LoopBridge
 from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
+from engine.fix.trader_inbox import TraderInbox
 
 restore_sigint()
 
@@ -37,10 +39,15 @@ QUICKFIX_CALLBACK_ERRORS = (fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataF
                             fix.RejectLogon, fix.UnsupportedMessageType)
 
 
+# What a trader sends that changes state: kept in the trader inbox until the journal has it.
+_DURABLE_REQUESTS = (NewParent, InvalidParent, CancelParent, ReplaceParent)
+
+
 class TraderEdge(fix.Application):
-    def __init__(self, config: FixConfig, bridge: LoopBridge) -> None:
+    def __init__(self, config: FixConfig, bridge: LoopBridge, inbox: TraderInbox | None = None) -> None:
         super().__init__()
         self._bridge = bridge
+        self._inbox = inbox
         # Our own SessionID copies, built from config: safe to use from any thread at any time.
         self._session_ids: dict[str, fix.SessionID] = {}
         for trader in config.trader_sessions:
@@ -100,7 +107,12 @@ class TraderEdge(fix.Application):
         try:
             keep_thread_state()
             self.counts.received += 1
-            self._bridge.put(translate.trader_message(message.toString(), SessionKey(sessionID.toString())))
+            text = message.toString()
+            session = SessionKey(sessionID.toString())
+            request = translate.trader_message(text, session)
+            if self._inbox is not None and isinstance(request, _DURABLE_REQUESTS):
+                self._inbox.record(session, text)  # before QuickFIX counts it as received (see trader_inbox)
+            self._bridge.put(request)
         except QUICKFIX_CALLBACK_ERRORS:
             raise
         except Exception:  # noqa: BLE001

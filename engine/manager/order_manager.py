@@ -47,6 +47,9 @@ _IDLE_RETRY_SECONDS = 0.05  # when a sweep could not be sent (no venue up, all s
 _FORGET_CHILDREN_AFTER = 60.0  # seconds a finished parent's children still match late reports
 
 
+_TRADER_REQUESTS = (NewParent, InvalidParent, CancelParent, ReplaceParent)  # what the trader inbox keeps
+
+
 @dataclass(frozen=True, slots=True)
 class _Ending:
     """How a parent is to end once its children have settled."""
@@ -84,6 +87,7 @@ class OrderManager:
         self._sweep_slots = asyncio.Semaphore(config.sweep.max_in_flight)
         self._housekeepers: list[asyncio.Task] = []  # the reconciler and the weight snapshots
         self._stopping = False
+        self.trader_requests_handled = 0
         self._handlers = {NewParent: self._on_new_parent, InvalidParent: self._on_invalid_parent,
                           CancelParent: self._on_cancel, ReplaceParent: self._on_replace,
                           ParentStatusQuery: self._on_status_query, UnsupportedMessage: self._on_unsupported,
@@ -138,7 +142,25 @@ class OrderManager:
             self.journal.record_parent(parent)
         self.outbox.flush()
 
+    def replay_trader_requests(self, requests: list) -> int:
+        """Requests the trader inbox kept from the last run that the journal never saw (a new order
+        or a cancel whose ClOrdID it does not hold) are handled now; returns how many."""
+        replayed = 0
+        for request in requests:
+            origin = request.spec if isinstance(request, NewParent) else request  # session and ClOrdID
+            if isinstance(request, _TRADER_REQUESTS) and (origin.session, origin.cl_ord_id) not in self.used_cl_ord_ids:
+                self._dispatch(request)
+                replayed += 1
+        if replayed:
+            log.info("trader requests replayed from the inbox", requests=replayed)
+        return replayed
+
     def deliver(self, message: object) -> None:
+        if isinstance(message, _TRADER_REQUESTS):
+            self.trader_requests_handled += 1  # the trader inbox may drop it once it is committed
+        self._dispatch(message)
+
+    def _dispatch(self, message: object) -> None:
         handler = self._handlers.get(type(message))
         if handler is None:
             self._incident("unknown message", repr(message))

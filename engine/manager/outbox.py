@@ -42,6 +42,7 @@ class Outbox:
         self.venues = venues
         self.traders = traders
         self.on_journal_failure = on_journal_failure
+        self.after_commit: Callable[[], None] | None = None  # e.g. the trader inbox letting go
         self.not_sent: Counter[str] = Counter()
         self.flushes = 0
         self._queue: list[tuple[int, object, Callable | None]] = []
@@ -99,6 +100,8 @@ class Outbox:
             self._refuse_all(queue, error)
             return
         self.flushes += 1
+        if self.after_commit is not None:
+            self.after_commit()
         for kind, item, callback in queue:
             self._send(kind, item, callback)
 

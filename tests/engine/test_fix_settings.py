@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,72 @@ def test_the_tables_become_quickfix_session_settings():
     settings = build_session_settings(venue_settings_table(SHIPPED.fix, SHIPPED.venues))
     section = settings.get(fix.SessionID("FIX.4.4", "DARKAGG", "DARK12"))
     assert section.getString("SocketConnectPort") == "9112" and section.getString("SocketNodelay") == "Y"
+
+
+def _with_policies(policies: dict[int, dict]):
+    """The shipped config with ``session:`` policies for some venues (index -> mapping), as YAML has them."""
+    import yaml
+
+    from engine.engine_config import engine_config_from_dict
+
+    document = yaml.safe_load((PROJECT / "config" / "engine.yaml").read_text())
+    for index, policy in policies.items():
+        document["venues"][index]["session"] = policy
+    return engine_config_from_dict(document, base_dir=PROJECT / "config")
+
+
+def test_venues_with_a_file_store_get_their_own_initiator_table_with_the_resets_off():
+    from engine.fix.settings import venue_settings_tables
+
+    config = _with_policies({0: {"store": "file"}, 1: {"store": "file", "reset_time": "05:30:00",
+                                                       "reset_on_logon": True}})
+    tables = venue_settings_tables(config.fix, config.venues)
+    assert set(tables) == {"memory", "file"}
+    assert len(tables["memory"].sessions) == 10 and len(tables["file"].sessions) == 2
+    file_defaults = tables["file"].defaults
+    assert (file_defaults["ResetOnLogon"], file_defaults["ResetOnLogout"], file_defaults["ResetOnDisconnect"]) == \
+        ("N", "N", "N")
+    assert file_defaults["FileStorePath"] == str((config.fix.store_path / "venues").resolve())
+    (_, first), (_, second) = tables["file"].sessions
+    assert first == {"SocketConnectHost": "127.0.0.1", "SocketConnectPort": "9101"}
+    assert second["ResetOnLogon"] == "Y"  # this venue's own rule, where it differs from the store's
+    assert (second["NonStopSession"], second["StartTime"], second["EndTime"]) == ("N", "05:30:00", "05:30:00")
+    assert "FileStorePath" not in tables["memory"].defaults
+
+
+def test_a_daily_reset_time_makes_a_session_quickfix_accepts_and_keeps_up_around_the_clock(tmp_path):
+    import quickfix as fix
+
+    from engine.fix.settings import venue_settings_tables
+
+    config = _with_policies({0: {"store": "file", "reset_time": "05:30:00"}})
+    config = config.with_changes(fix=dataclasses.replace(config.fix, store_path=tmp_path))
+    table = venue_settings_tables(config.fix, config.venues)["file"]
+    settings = build_session_settings(table)
+    class Quiet(fix.Application):
+        def onCreate(self, session): pass
+        def onLogon(self, session): pass
+        def onLogout(self, session): pass
+        def toAdmin(self, message, session): pass
+        def fromAdmin(self, message, session): pass
+        def toApp(self, message, session): pass
+        def fromApp(self, message, session): pass
+
+    application = Quiet()
+    initiator = fix.SocketInitiator(application, fix.FileStoreFactory(settings), settings)
+    assert initiator is not None  # QuickFIX validated the schedule (a bad one raises ConfigError here)
+    session_id = fix.SessionID("FIX.4.4", "DARKAGG", "DARK01")
+    assert fix.Session.lookupSession(session_id).isSessionTime(fix.UtcTimeStamp())
+    del initiator
+
+
+@pytest.mark.parametrize("policy, where", [
+    ({"store": "disk"}, "venues[0].session.store"),
+    ({"reset_time": "25:00:00"}, "venues[0].session.reset_time"),
+    ({"reset_time": "5:30"}, "venues[0].session.reset_time"),
+    ({"reset_on_logon": "no"}, "venues[0].session.reset_on_logon"),
+    ({"colour": "blue"}, "venues[0].session"),
+])
+def test_a_bad_session_policy_names_its_key(policy, where):
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        _with_policies({0: policy})
