@@ -13,7 +13,8 @@ Every callback is guarded: QuickFIX exceptions pass, anything else is logged to 
 and answered with a BusinessMessageReject where possible, so no input can kill the QuickFIX thread.
 
 Disconnect faults run on the QuickFIX thread too (its socket monitor is not thread-safe): after N
-orders the session is dropped from inside the callback of the N-th order; a timed disconnect asks the
+orders (once, or after every N-th with ``disconnect_every_orders``) the session is dropped from
+inside the callback of the N-th order; a timed disconnect asks the
 session to log out (thread-safe), which QuickFIX carries out on its next timer tick (within ~1 s),
 and the session is re-enabled at onLogout so the client can log on again.
 """
@@ -162,6 +163,8 @@ class VenueApplication(fix.Application):
     # -- work -----------------------------------------------------------------------------------
 
     def _new_order(self, edge: VenueSession, fields: dict[str, str]) -> None:
+        # With store: file the venue has written the order's new state to its order file by now,
+        # before the ground-truth line and before any report reaches QuickFIX.
         outcome = edge.venue.new_order(new_order_from_fields(fields))
         edge.orders += 1
         self._truth.record(outcome.truth)

@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+from engine.logs import write_line
 from engine.runtime import freeze_startup_heap
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {listing.venue:<6} port {listing.port:<5} SenderCompID={listing.sender_comp_id:<10} "
               f"TargetCompID={listing.target_comp_id:<10} mode={listing.mode} reports={listing.report_style}")
     freeze_startup_heap()
-    print("ready", flush=True)
+    write_line("ready")  # one whole line: scripts (engine.launch) wait for it
     try:
         while not stopping.wait(0.5):
             pass

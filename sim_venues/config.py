@@ -70,6 +70,7 @@ class ReportFault:
 class FaultConfig:
     refuse_logon: bool = False
     disconnect_after_orders: int | None = None  # drop the connection once this many orders were handled
+    disconnect_every_orders: int | None = None  # ... and again after every further this many orders
     disconnect_after_seconds: float | None = None  # ... or this long after the first logon
     drop_reports: ReportFault = ReportFault()
     delay_reports: ReportFault = ReportFault()
@@ -142,7 +143,8 @@ _HOST_KEYS = {"market", "seed", "symbols", "venues", "venue_defaults", "data_dic
 _SYMBOL_KEYS = {"reference_price", "tick", "walk_step_probability", "market"}
 _VENUE_KEYS = {"name", "port", "sender_comp_id", "target_comp_id", "time_in_force", "report_style",
                "ack_new", "mode", "book", "latency", "faults"}
-_FAULT_KEYS = {"refuse_logon", "disconnect_after_orders", "disconnect_after_seconds", "drop_reports",
+_FAULT_KEYS = {"refuse_logon", "disconnect_after_orders", "disconnect_every_orders", "disconnect_after_seconds",
+               "drop_reports",
                "delay_reports", "duplicate_reports"}
 
 
@@ -284,11 +286,14 @@ def faults_from_dict(entry: Any, where: str = "faults") -> FaultConfig:
     entry = _mapping(entry, where)
     _check_keys(entry, _FAULT_KEYS, set(), where)
     after_orders = entry.get("disconnect_after_orders")
+    every_orders = entry.get("disconnect_every_orders")
     after_seconds = entry.get("disconnect_after_seconds")
     return FaultConfig(
         refuse_logon=_flag(entry.get("refuse_logon", False), f"{where}.refuse_logon"),
         disconnect_after_orders=None if after_orders is None else _whole(
             after_orders, f"{where}.disconnect_after_orders", minimum=1),
+        disconnect_every_orders=None if every_orders is None else _whole(
+            every_orders, f"{where}.disconnect_every_orders", minimum=1),
         disconnect_after_seconds=None if after_seconds is None else _number(
             after_seconds, f"{where}.disconnect_after_seconds"),
         drop_reports=_report_fault(entry.get("drop_reports", {}), f"{where}.drop_reports", False),

@@ -1,9 +1,10 @@
 """Fault injection state of one venue: which report to drop, delay or send twice, when to disconnect.
 
 Report faults count the ExecutionReports whose ExecType they target and hit every ``every``-th one,
-so a test knows exactly which report is affected. Disconnects fire once per arming: a test (or the
-config) arms them again with :meth:`FaultState.arm`. The state is replaced as a whole when faults
-change, so the QuickFIX thread never sees half an update.
+so a test knows exactly which report is affected. ``disconnect_after_orders`` and the timed
+disconnect fire once per arming (a new FaultState, i.e. a fault change, arms them again);
+``disconnect_every_orders`` fires after every N-th order for as long as it is set. The state is
+replaced as a whole when faults change, so the QuickFIX thread never sees half an update.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class FaultState:
         self._duplicate = _Counter(config.duplicate_reports)
         self._active = any(f.every for f in (config.drop_reports, config.delay_reports, config.duplicate_reports))
         self.orders_until_disconnect = config.disconnect_after_orders
+        self._every_orders = config.disconnect_every_orders
+        self._orders_since_disconnect = 0
         self.seconds_disconnect_armed = config.disconnect_after_seconds is not None
 
     @property
@@ -64,14 +67,21 @@ class FaultState:
                           extra_delay=self.config.delay_reports.seconds if delay else 0.0)
 
     def order_handled(self) -> bool:
-        """Count one order; True exactly once, when the connection must now be dropped."""
-        if self.orders_until_disconnect is None:
-            return False
-        self.orders_until_disconnect -= 1
-        if self.orders_until_disconnect <= 0:
-            self.orders_until_disconnect = None
-            return True
-        return False
+        """Count one order; True when the connection must now be dropped (once for
+        ``disconnect_after_orders``, every N-th order for ``disconnect_every_orders``)."""
+        once = False
+        if self.orders_until_disconnect is not None:
+            self.orders_until_disconnect -= 1
+            if self.orders_until_disconnect <= 0:
+                self.orders_until_disconnect = None
+                once = True
+        repeat = False
+        if self._every_orders is not None:
+            self._orders_since_disconnect += 1
+            if self._orders_since_disconnect >= self._every_orders:
+                self._orders_since_disconnect = 0
+                repeat = True
+        return once or repeat
 
     def take_timed_disconnect(self) -> float | None:
         """Seconds after logon to disconnect, once per arming."""

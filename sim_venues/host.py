@@ -2,7 +2,9 @@
 
 Builds every venue from a :class:`~sim_venues.config.HostConfig` (liquidity and price walks seeded
 from (seed, venue, symbol)), generates the session settings, starts the acceptor, and offers what
-tests and the command need: ports, CompIDs, live fault changes, and a clean stop. One acceptor
+tests and the command need: ports, CompIDs, live fault changes, and a clean stop. With
+``store: file`` each venue's order memory is replayed from its order file before the acceptor starts
+(:mod:`sim_venues.order_store`), and resting orders are canceled on restart. One acceptor
 serves all sessions: ``single_thread`` (SocketAcceptor, one thread for all venues, the fastest here
 since the GIL serialises Python callbacks anyway) or ``thread_per_connection``
 (ThreadedSocketAcceptor). Each venue is only ever touched by the thread serving its session.
@@ -25,12 +27,14 @@ if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, None):
     except ValueError:  # not the main thread: the embedding program owns signals
         pass
 
+from engine.logs import write_line
 from sim_venues.application import VenueApplication, VenueSession
 from sim_venues.config import FaultConfig, HostConfig, VenueConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng, warm_up
 from sim_venues.matching import VenueRules
+from sim_venues.order_store import OrderFile, attach_order_file
 from sim_venues.pricing import MidpointWalk
 from sim_venues.scheduler import Scheduler
 from sim_venues.settings import BEGIN_STRING, build_session_settings
@@ -49,7 +53,7 @@ class Listing:
 
 
 class VenueHost:
-    def __init__(self, config: HostConfig, *, log_errors=lambda line: print(line, file=sys.stderr)) -> None:
+    def __init__(self, config: HostConfig, *, log_errors=lambda line: write_line(line, sys.stderr)) -> None:
         self.config = config
         self.truth = GroundTruthLog(config.ground_truth_log)
         self.scheduler = Scheduler(on_error=lambda error: log_errors(f"scheduler action failed: {error!r}"))
@@ -63,6 +67,7 @@ class VenueHost:
         arguments = [self.application, self._store, self._settings] + ([self._log] if self._log else [])
         self._acceptor = acceptor_class(*arguments)
         self._started = False
+        self._order_files: list[OrderFile] = []
 
     def _build_session(self, venue: VenueConfig) -> VenueSession:
         seed = self.config.seed
@@ -86,16 +91,35 @@ class VenueHost:
 
     def start(self) -> None:
         """Binds every port before returning (QuickFIX opens the sockets in start())."""
+        if self._acceptor is None:
+            raise RuntimeError("this VenueHost was stopped; make a new one")
         warm_up()
+        if self.config.store == "file" and not self._order_files:
+            self._restore_orders()
         self._acceptor.start()
         self._started = True
+
+    def _restore_orders(self) -> None:
+        for name, session in self.sessions.items():
+            attached = attach_order_file(session.venue, self.config.store_path)
+            self._order_files.append(attached.file)
+            for record in attached.canceled_on_restart:  # after the order file: write-ahead as everywhere
+                self.truth.record({"event": "canceled_on_restart", "venue": name, "cl_ord_id": record["cl_ord_id"],
+                                   "order_id": record["order_id"], "symbol": record["symbol"], "side": record["side"],
+                                   "quantity": record["quantity"], "cum_qty": record["cum_qty"],
+                                   "avg_px": record["avg_px"]})
 
     def stop(self) -> None:
         """Slow (QuickFIX logs sessions out and joins its thread): never call it from a callback."""
         if self._started:
             self._started = False
             self._acceptor.stop()
+        # Dropping the acceptor deletes QuickFIX's sessions, whose SessionIDs are registered per
+        # process: a new host on the same CompIDs (a restart in a test) can then be built.
+        self._acceptor = None
         self.scheduler.stop()
+        for order_file in self._order_files:
+            order_file.close()
         self.truth.close()
 
     def __enter__(self) -> "VenueHost":

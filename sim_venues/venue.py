@@ -13,14 +13,21 @@ Sequence per order (the fill rules are in :mod:`sim_venues.matching`):
 Cancels of live orders answer Canceled; of finished orders OrderCancelReject 102=0 (too late); of
 orders never seen 102=1 (unknown). OrderID is stable per order, ExecIDs are unique per run (a run
 token keeps them unique across restarts, so an engine deduplicating ExecIDs never drops real fills).
+
+Durable memory (``store: file``) stays outside this module: every state change is handed, as a
+plain dict, to ``on_change`` *before* the call returns the reports, so whoever writes it (see
+:mod:`sim_venues.order_store`) writes ahead of the reports. :meth:`Venue.restore` rebuilds the
+memory from those dicts and :meth:`Venue.cancel_resting` applies the cancel-on-restart rule.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from sim_venues.liquidity import LiquiditySource
 from sim_venues.matching import (REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder, Rejection,
@@ -73,6 +80,34 @@ class _OrderState:
     def leaves(self) -> int:
         return 0 if self.status in ("2", "4", "8") else self.order.quantity - self.cum_qty
 
+    def record(self, event: str) -> dict[str, Any]:
+        """Everything needed to answer for this order again after a restart (the last record wins)."""
+        order = self.order
+        return {"event": event, "cl_ord_id": order.cl_ord_id, "order_id": self.order_id, "symbol": order.symbol,
+                "side": order.side, "quantity": order.quantity, "time_in_force": order.time_in_force,
+                "min_qty": order.min_qty, "price": order.price, "cum_qty": self.cum_qty, "avg_px": self.avg_px,
+                "status": self.status}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "_OrderState":
+        order = ValidOrder(record["cl_ord_id"], record["side"], record["symbol"], record["quantity"],
+                           record["time_in_force"], record["min_qty"], record["price"])
+        return cls(record["order_id"], order, record["cum_qty"], record["avg_px"], record["status"])
+
+
+ChangeHook = Callable[[dict[str, Any]], None]
+REJECTED_EVENT = "rejected"
+STATE_EVENTS = frozenset({"order", "canceled", "canceled_on_restart", "state"})
+_starts = itertools.count()
+
+
+def new_run_token() -> str:
+    """Unique per Venue start, so ExecIDs and OrderIDs never repeat across restarts. The clock alone
+    repeats when two starts fall in the same microsecond (or the clock steps back): the pid separates
+    processes, the counter the venues started by one process. 'p' and 'n' are not hex digits, so no
+    two different triples spell the same token."""
+    return f"{time.time_ns() // 1000 % 36**8:x}p{os.getpid():x}n{next(_starts)}"
+
 
 @dataclass(frozen=True, slots=True)
 class OrderOutcome:
@@ -83,7 +118,8 @@ class OrderOutcome:
 class Venue:
     def __init__(self, name: str, rules: VenueRules, liquidity: dict[str, LiquiditySource],
                  prices: dict[str, MidpointWalk], *, report_style: str = "fill_then_cancel",
-                 ack_new: bool = True, history_limit: int = 200_000, run_token: str | None = None) -> None:
+                 ack_new: bool = True, history_limit: int = 200_000, run_token: str | None = None,
+                 on_change: ChangeHook | None = None) -> None:
         self.name = name
         self.rules = rules
         self._liquidity = liquidity
@@ -91,7 +127,8 @@ class Venue:
         self._single_final = report_style == "single_final"
         self._ack_new = ack_new
         self._history_limit = history_limit
-        self._token = run_token or format(time.time_ns() // 1000 % 36**8, "x")
+        self._token = run_token or new_run_token()
+        self.on_change = on_change  # None (store: memory): no record is even built
         self._live: dict[str, _OrderState] = {}  # resting DAY orders by ClOrdID
         self._done: OrderedDict[str, _OrderState] = OrderedDict()  # finished, most recent last
         self._rejected_ids: OrderedDict[str, None] = OrderedDict()
@@ -120,6 +157,8 @@ class Venue:
         self._order_seq += 1
         state = _OrderState(f"{self.name}-{self._token}-{self._order_seq}", order)
         reports = self._reports_for(state, fill.quantity, midpoint)
+        if self.on_change is not None:
+            self.on_change(state.record("order"))
         truth = {"event": "order", "venue": self.name, "cl_ord_id": order.cl_ord_id, "order_id": state.order_id,
                  "symbol": order.symbol, "side": order.side, "quantity": order.quantity,
                  "min_qty": order.min_qty, "price": order.price, "time_in_force": order.time_in_force,
@@ -132,6 +171,8 @@ class Venue:
         if state is not None:
             state.status = "4"
             self._remember(state)
+            if self.on_change is not None:
+                self.on_change(state.record("canceled"))
             return self._report(state, "4", cl_ord_id=request.cl_ord_id, orig_cl_ord_id=request.orig_cl_ord_id)
         finished = self._done.get(request.orig_cl_ord_id)
         if finished is not None:
@@ -150,6 +191,52 @@ class Venue:
 
     def resting(self) -> int:
         return len(self._live)
+
+    # -- durable memory (the records of on_change) ----------------------------------------------
+
+    def restore(self, records: Iterable[dict[str, Any]]) -> None:
+        """Memory from earlier runs' records, oldest first: an order's last record is its state,
+        bounded by ``history_limit`` as in a run. Raises ValueError for a record it cannot read."""
+        for record in records:
+            try:
+                event = record["event"]
+                if event == REJECTED_EVENT:
+                    self._remember_rejected(record["cl_ord_id"])
+                    continue
+                if event not in STATE_EVENTS:
+                    raise ValueError(f"unknown event {event!r}")
+                state = _OrderState.from_record(record)
+            except (KeyError, TypeError) as error:
+                raise ValueError(f"unreadable order record {record!r}: {error!r}") from None
+            cl_ord_id = state.order.cl_ord_id
+            self._live.pop(cl_ord_id, None)
+            self._done.pop(cl_ord_id, None)  # re-inserted last: the most recent change
+            if state.leaves:
+                self._live[cl_ord_id] = state
+            else:
+                self._remember(state)
+
+    def cancel_resting(self) -> list[dict[str, Any]]:
+        """The venue's cancel-on-restart rule: resting DAY orders do not outlive the process that
+        took them. Returns their records (also passed to ``on_change``)."""
+        records = []
+        for state in self._live.values():
+            state.status = "4"
+            self._remember(state)
+            records.append(state.record("canceled_on_restart"))
+            if self.on_change is not None:
+                self.on_change(records[-1])
+        self._live.clear()
+        return records
+
+    def remembered(self) -> Iterator[dict[str, Any]]:
+        """The records of everything in memory (what an order file compacts to)."""
+        for cl_ord_id in self._rejected_ids:
+            yield {"event": REJECTED_EVENT, "cl_ord_id": cl_ord_id}
+        for state in self._done.values():
+            yield state.record("state")
+        for state in self._live.values():
+            yield state.record("state")
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -189,9 +276,9 @@ class Venue:
     def _reject(self, request: NewOrder, rejection: Rejection, remember: bool) -> OrderOutcome:
         if remember:
             # A rejected ClOrdID is used up too: a resend with the same id is a duplicate.
-            self._rejected_ids[request.cl_ord_id] = None
-            if len(self._rejected_ids) > self._history_limit:
-                self._rejected_ids.popitem(last=False)
+            self._remember_rejected(request.cl_ord_id)
+            if self.on_change is not None:
+                self.on_change({"event": REJECTED_EVENT, "cl_ord_id": request.cl_ord_id})
         report = ExecReport("NONE", request.cl_ord_id, self._exec_id(), "8", "8", request.side,
                             request.symbol or "[N/A]", request.quantity or 0, 0, 0, 0.0, self.name,
                             ord_rej_reason=rejection.reason, text=rejection.text)
@@ -201,6 +288,11 @@ class Venue:
 
     def is_known(self, cl_ord_id: str) -> bool:
         return cl_ord_id in self._live or cl_ord_id in self._done or cl_ord_id in self._rejected_ids
+
+    def _remember_rejected(self, cl_ord_id: str) -> None:
+        self._rejected_ids[cl_ord_id] = None
+        if len(self._rejected_ids) > self._history_limit:
+            self._rejected_ids.popitem(last=False)
 
     def _remember(self, state: _OrderState) -> None:
         self._done[state.order.cl_ord_id] = state

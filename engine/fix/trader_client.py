@@ -17,7 +17,15 @@ cheap at thousands of reports per second: completion is tracked as reports arriv
 ``on_report`` (optional) is called on QuickFIX's thread for each report: keep it short; its
 exceptions are caught and counted.
 
-Memory store with ResetOnLogon=Y: every logon sends ResetSeqNumFlag=Y (141=Y) and starts at 1.
+Reports are deduplicated by ExecID (17): one already received (a QuickFIX resend with PossDupFlag
+43=Y, or an engine re-sending a report with PossResend 97=Y after its own restart) is only counted
+in ``duplicates``; it is not in ``reports``, not passed to ``on_report`` and not in ``report_count``.
+:meth:`TraderClient.cum_qty` is the trader's own view of an order's CumQty.
+
+Default: memory store with ResetOnLogon=Y, every logon sends ResetSeqNumFlag=Y (141=Y) and starts at
+1. ``store_path``: a FileStore there and no resets, so after a dropped connection or a restart of the
+engine (whose trader acceptor keeps a FileStore without resets, ``trader_store: file``) the
+sequence gap is seen at logon and QuickFIX's ResendRequest recovers every report the trader missed.
 """
 
 from __future__ import annotations
@@ -149,7 +157,7 @@ class TraderClient:
     def __init__(self, host: str, port: int, sender_comp_id: str, target_comp_id: str,
                  data_dictionary: Path | str = DEFAULT_DATA_DICTIONARY, *, heartbeat_seconds: int = 30,
                  reconnect_seconds: int = 1, on_report: Callable[[TraderReport], None] | None = None,
-                 keep_reports: bool = True) -> None:
+                 keep_reports: bool = True, store_path: Path | str | None = None) -> None:
         self.address = f"{host}:{port}"
         self.session_id = fix.SessionID(BEGIN_STRING, sender_comp_id, target_comp_id)
         self.on_report = on_report
@@ -160,10 +168,13 @@ class TraderClient:
         self._logged_on = False
         self._by_id: dict[str, list[TraderReport]] = {}
         self._done: dict[str, TraderReport] = {}
+        self._exec_ids: set[str] = set()  # every ExecID received: what makes a report a duplicate
+        self._cum_qty: dict[str, float] = {}  # largest CumQty by ClOrdID and OrigClOrdID, even without keep_reports
         self.reports: list[TraderReport] = []       # every report in arrival order (when keep_reports)
         self.messages: list[ClientMessage] = []     # every other application message
         self.session_messages: list[ClientMessage] = []  # session Rejects (3) and Logouts (5) received
         self.report_count = 0
+        self.duplicates = 0  # reports ignored because their ExecID had been received already
         self.logons = 0
         self.errors = 0  # exceptions caught in callbacks (including on_report's)
         table = SettingsTable(
@@ -171,10 +182,10 @@ class TraderClient:
              "HeartBtInt": str(heartbeat_seconds), "ReconnectInterval": str(reconnect_seconds),
              "SocketNodelay": "Y", "NonStopSession": "Y", "UseDataDictionary": "Y",
              "DataDictionary": str(Path(data_dictionary).resolve()), "CheckLatency": "N",
-             "ResetOnLogon": "Y", "ResetOnLogout": "Y", "ResetOnDisconnect": "Y"},
+             **_store_settings(store_path)},
             [((BEGIN_STRING, sender_comp_id, target_comp_id), {})])
         self._settings = build_session_settings(table)
-        self._store = fix.MemoryStoreFactory()
+        self._store = fix.MemoryStoreFactory() if store_path is None else fix.FileStoreFactory(self._settings)
         self._application = _Application(self)
         self._initiator = fix.SocketInitiator(self._application, self._store, self._settings)
         self._started = False
@@ -309,6 +320,11 @@ class TraderClient:
         with self._condition:
             return list(self._by_id.get(cl_ord_id, ()))
 
+    def cum_qty(self, cl_ord_id: str) -> float:
+        """The largest CumQty among the reports whose ClOrdID or OrigClOrdID is ``cl_ord_id`` (0 if none)."""
+        with self._condition:
+            return self._cum_qty.get(cl_ord_id, 0.0)
+
     def messages_of_type(self, msg_type: str) -> list[ClientMessage]:
         with self._condition:
             return [m for m in self.messages if m.msg_type == msg_type]
@@ -338,8 +354,18 @@ class TraderClient:
             return
         report = parse_report(text, now)
         with self._condition:
+            if report.exec_id:
+                if report.exec_id in self._exec_ids:
+                    self.duplicates += 1
+                    if self._any_waiters:
+                        self._condition.notify_all()
+                    return
+                self._exec_ids.add(report.exec_id)
             self.report_count += 1
             ids = (report.cl_ord_id,) if not report.orig_cl_ord_id else (report.cl_ord_id, report.orig_cl_ord_id)
+            for key in ids:
+                if report.cum_qty > self._cum_qty.get(key, 0.0):
+                    self._cum_qty[key] = report.cum_qty
             if self.keep_reports:
                 self.reports.append(report)
                 for key in ids:
@@ -354,6 +380,13 @@ class TraderClient:
                 self.on_report(report)
             except Exception:  # noqa: BLE001 - the caller's code must not end QuickFIX's thread
                 self.errors += 1
+
+
+def _store_settings(store_path: Path | str | None) -> dict[str, str]:
+    if store_path is None:
+        return {"ResetOnLogon": "Y", "ResetOnLogout": "Y", "ResetOnDisconnect": "Y"}
+    return {"FileStorePath": str(Path(store_path).resolve()), "PersistMessages": "Y",
+            "ResetOnLogon": "N", "ResetOnLogout": "N", "ResetOnDisconnect": "N"}
 
 
 def _side(side: str) -> str:
