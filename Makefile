@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export CXXFLAGS ?= -DNDEBUG -O1 -g0 -fwrapv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench study clean
+.PHONY: install test demo bench crash study clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the long form of the crash test: SIGKILL the engine 100 times during a flow of parents (about 6 min)
+KILLS ?= 100
+crash: $(STAMP)
+	$(BIN)/python -m tests.crash --kills $(KILLS) --out out/crash
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
