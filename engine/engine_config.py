@@ -187,13 +187,15 @@ def _venue(entry: dict, index: int, market: MarketProfile) -> VenueSessionConfig
         enabled=flag(entry.get("enabled", True), f"{where}.enabled"),
         min_qty=None if min_qty is None else whole(min_qty, f"{where}.min_qty", minimum=1),
         profile=dataclasses.replace(profile, **rules) if rules else profile,
-        session=_session_policy(entry.get("session", {}), f"{where}.session"))
+        session=session_policy(entry.get("session", {}), f"{where}.session"))
 
 
-def _session_policy(entry: Any, where: str) -> VenueSessionPolicy:
+def session_policy(entry: Any, where: str, store: str | None = None) -> VenueSessionPolicy:
+    """A ``session:`` mapping. ``store`` given (the sim venues, whose store is the host's): the
+    mapping may not name one, and the resets default from it."""
     entry = mapping(entry, where)
-    check_keys(entry, _SESSION_KEYS, set(), where)
-    store = choice(entry.get("store", "memory"), f"{where}.store", STORES)
+    check_keys(entry, _SESSION_KEYS - ({"store"} if store is not None else set()), set(), where)
+    store = store or choice(entry.get("store", "memory"), f"{where}.store", STORES)
     resets = {key: flag(entry.get(key, store == "memory"), f"{where}.{key}")
               for key in ("reset_on_logon", "reset_on_logout", "reset_on_disconnect")}
     reset_time = entry.get("reset_time")

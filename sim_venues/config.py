@@ -25,6 +25,7 @@ from typing import Any
 
 from engine.allocation.profiles import MarketProfile, VenueProfile
 from engine.config import ConfigError, load_market, read_yaml_document
+from engine.engine_config import VenueSessionPolicy, session_policy
 from engine.config_fields import (check_keys as _check_keys, expect as _expect, flag as _flag, mapping as _mapping,
                                   number as _number, path_field as _path, whole as _whole)
 
@@ -99,6 +100,9 @@ class VenueConfig:
     book: BookConfig | None = None
     latency: LatencyConfig = LatencyConfig()
     faults: FaultConfig = FaultConfig()
+    # the FIX session's resets and daily reset time (the store is the host's): what a real venue
+    # decides for its sessions, so the engine's policy for it can be tested against the real thing
+    session: VenueSessionPolicy = field(default_factory=VenueSessionPolicy)
 
     def profile_for(self, symbol: str) -> VenueProfile:
         return self.symbol_profiles.get(symbol, self.profile)
@@ -142,7 +146,7 @@ _HOST_KEYS = {"market", "seed", "symbols", "venues", "venue_defaults", "data_dic
               "max_latency_seconds", "log_fix_messages", "history_limit"}
 _SYMBOL_KEYS = {"reference_price", "tick", "walk_step_probability", "market"}
 _VENUE_KEYS = {"name", "port", "sender_comp_id", "target_comp_id", "time_in_force", "report_style",
-               "ack_new", "mode", "book", "latency", "faults"}
+               "ack_new", "mode", "book", "latency", "faults", "session"}
 _FAULT_KEYS = {"refuse_logon", "disconnect_after_orders", "disconnect_every_orders", "disconnect_after_seconds",
                "drop_reports",
                "delay_reports", "duplicate_reports"}
@@ -170,15 +174,15 @@ def config_from_dict(document: Any, *, base_dir: Path, market: MarketProfile | N
     _check_keys(defaults, _VENUE_KEYS - {"name", "port"}, set(), "venue_defaults")
     entries = document["venues"]
     _expect(isinstance(entries, list) and len(entries) > 0, "venues", entries, "a non-empty list")
-    venues = tuple(_venue({**defaults, **_mapping(entry, f"venues[{i}]")}, i, market, symbol_configs)
+    store = document.get("store", "memory")
+    _expect(store in STORES, "store", store, f"one of {STORES}")
+    venues = tuple(_venue({**defaults, **_mapping(entry, f"venues[{i}]")}, i, market, symbol_configs, store)
                    for i, entry in enumerate(entries))
     for key in ("name", "port"):
         values = [getattr(v, key) for v in venues]
         _expect(len(set(values)) == len(values), f"venues.{key}", values, "unique values")
     sessions = [(v.sender_comp_id, v.target_comp_id) for v in venues]
     _expect(len(set(sessions)) == len(sessions), "venues.comp_ids", sessions, "a unique pair per venue")
-    store = document.get("store", "memory")
-    _expect(store in STORES, "store", store, f"one of {STORES}")
     store_path = document.get("store_path")
     _expect(store != "file" or store_path is not None, "store_path", store_path,
             "a directory when store is file")
@@ -218,7 +222,8 @@ def _symbol(name: str, entry: Any, market: MarketProfile, base_dir: Path) -> Sym
                         market=symbol_market)
 
 
-def _venue(entry: dict, index: int, market: MarketProfile, symbols: dict[str, SymbolConfig]) -> VenueConfig:
+def _venue(entry: dict, index: int, market: MarketProfile, symbols: dict[str, SymbolConfig],
+           store: str) -> VenueConfig:
     where = f"venues[{index}]"
     _check_keys(entry, _VENUE_KEYS, {"name", "port", "sender_comp_id", "target_comp_id"}, where)
     name = str(entry["name"])
@@ -259,6 +264,7 @@ def _venue(entry: dict, index: int, market: MarketProfile, symbols: dict[str, Sy
         book=book,
         latency=_latency(entry.get("latency", {}), f"{where}.latency"),
         faults=faults_from_dict(entry.get("faults", {}), f"{where}.faults"),
+        session=session_policy(entry.get("session", {}), f"{where}.session", store),
     )
 
 

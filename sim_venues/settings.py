@@ -11,11 +11,14 @@ turns it into ``quickfix.SessionSettings``. Choices made on purpose (see FIX_NOT
   turns it back on with ``max_latency_seconds``.
 - Memory store: ResetOnLogon/Logout/Disconnect=Y, a throwaway simulator starts every connection at
   sequence 1. File store: all N, so sequence numbers and sent messages survive a restart and a
-  reconnecting client can resend/recover (what recovery tests need).
+  reconnecting client can resend/recover (what recovery tests need). A venue's ``session:``
+  (the same keys as the engine's venue session policy, but the store, which is the host's) changes
+  its resets and gives it a daily ``reset_time``.
 """
 
 from __future__ import annotations
 
+from engine.fix.settings import policy_settings
 from sim_venues.config import HostConfig
 
 BEGIN_STRING = "FIX.4.4"
@@ -48,7 +51,7 @@ def settings_table(config: HostConfig) -> tuple[dict[str, str], list[tuple[tuple
     sessions = []
     for venue in config.venues:
         session = (BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id)
-        sessions.append((session, {"SocketAcceptPort": str(venue.port)}))
+        sessions.append((session, {"SocketAcceptPort": str(venue.port), **policy_settings(venue.session, defaults)}))
     return defaults, sessions
 
 

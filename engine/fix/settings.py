@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.config import ConfigError
-from engine.engine_config import FixConfig, VenueSessionConfig
+from engine.engine_config import FixConfig, VenueSessionConfig, VenueSessionPolicy
 
 BEGIN_STRING = "FIX.4.4"
 DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
@@ -113,8 +113,14 @@ def venue_settings_tables(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]
 
 def _venue_section(venue: VenueSessionConfig, defaults: dict[str, str]) -> dict[str, str]:
     """A venue's session section: where to connect, and its policy where it differs from the store's."""
-    section = {"SocketConnectHost": venue.host, "SocketConnectPort": str(venue.port)}
-    policy = venue.session
+    return {"SocketConnectHost": venue.host, "SocketConnectPort": str(venue.port),
+            **policy_settings(venue.session, defaults)}
+
+
+def policy_settings(policy: VenueSessionPolicy, defaults: dict[str, str]) -> dict[str, str]:
+    """A session policy as QuickFIX settings, where it differs from ``defaults`` (the engine's venue
+    initiators and the sim venues' acceptor alike)."""
+    section: dict[str, str] = {}
     for key, value in (("ResetOnLogon", policy.reset_on_logon), ("ResetOnLogout", policy.reset_on_logout),
                        ("ResetOnDisconnect", policy.reset_on_disconnect)):
         flag = "Y" if value else "N"

@@ -13,6 +13,8 @@ sent while down would go out, if ever, long after its sweep gave up on it), unkn
 
 from __future__ import annotations
 
+import threading
+
 import quickfix as fix
 import structlog
 
@@ -48,6 +50,7 @@ class VenueEdge(fix.Application):
         self._logged_on = dict.fromkeys(self._session_ids, False)
         self.counts = EdgeCounts(log, "venue")
         self.rejects = 0  # venue BusinessMessageRejects and session-level Rejects of ours (QuickFIX's thread)
+        self._sender_thread: int | None = None  # the loop's thread, once it has sent
         self.orders_not_resent = 0  # old NewOrderSingles a venue's ResendRequest asked for (gap-filled)
 
     @property
@@ -95,10 +98,14 @@ class VenueEdge(fix.Application):
             self.counts.callback_failed("fromAdmin")
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        # A venue that asks for a resend (its store lost our messages, or it restarted) gets no old
-        # NewOrderSingle again: the child was given up at its sweep's deadline and its shares
-        # reconciled, so the order going out late would trade shares already re-used. QuickFIX
-        # sends a gap fill in its place; cancels and status requests are harmless and do go again.
+        # QuickFIX calls this on the thread that sends: the loop for what the manager sends, its own
+        # thread when it answers a venue's ResendRequest. A venue that asks for a resend (its store
+        # lost our messages, or it restarted) gets no old NewOrderSingle again: the child was given
+        # up at its sweep's deadline and its shares reconciled, so the order going out late would
+        # trade shares already re-used. QuickFIX sends a gap fill in its place; cancels and status
+        # requests are harmless and do go again.
+        if threading.get_ident() == self._sender_thread:
+            return  # our own send from the loop (the normal case): no SWIG call, no GIL hand-over
         try:
             header = message.getHeader()
             resent = header.isSetField(43) and header.getField(43) == "Y" and header.getField(35) == "D"
@@ -149,6 +156,7 @@ class VenueEdge(fix.Application):
         return self._logged_on.get(venue, False)
 
     def _send(self, venue: str, build, command) -> bool:
+        self._sender_thread = threading.get_ident()  # the loop's: one thread sends all we send
         if not self._logged_on.get(venue, False):
             return self.counts.not_sent()
         return self.counts.send(build, command, self._session_ids[venue], venue)

@@ -5,8 +5,15 @@ reports and refusals to the traders) is queued here, in order, and sent by :meth
 only after the journal has committed every row recorded before it (:meth:`Journal.commit_now`).
 So a child is durable, with the id it goes out under, before its NewOrderSingle leaves, a fill is
 durable before the trader hears of it, and an acknowledged parent survives a crash. A flush is
-scheduled on the loop at the first queued message (``call_soon``): the messages of one loop
-callback, such as a sweep's twelve children or a burst of venue reports, share one commit.
+scheduled on the loop at the first queued message, so the messages of one loop callback (a
+sweep's twelve children, a burst of venue reports) share one commit: at once (``call_soon``) for
+anything but a Trade report, since a venue's order is a sweep's latency and a final report ends a
+trader's wait; within ``TRADER_GROUP_COMMIT_SECONDS`` when only Trade reports wait, so that the
+fills of several venue reports share a commit (group commit: a trader hears of a fill up to 2 ms
+later, and the loop commits less often while a sweep's reports arrive). Measured (`make bench`):
+grouping every trader report delayed each IOC parent's final report, and the idle gap it left
+before the trader's next order made the next sweep 1.7 ms slower; grouping only Trade reports
+shows no cost there beyond the machine's noise, and keeps the sustained rate up.
 
 Trader execution reports are journaled themselves (``trader_outbox``) in the same commit, and
 removed once handed to QuickFIX: a report a crash caught between the commit and the send is sent
@@ -26,13 +33,14 @@ from typing import Callable
 import structlog
 
 from engine.domain.messages import (BusinessRefusal, CancelChild, CancelRefused, ParentReport, QueryChild,
-                                    SubmitChild, report_record)
+                                    ReportKind, SubmitChild, report_record)
 from engine.manager.ports import TraderPort, VenuePort
 from engine.store import Journal, JournalError
 
 log = structlog.get_logger("engine.outbox")
 
 _SUBMIT, _CANCEL, _QUERY, _REPORT, _REFUSE_CANCEL, _REFUSE_BUSINESS = range(6)
+TRADER_GROUP_COMMIT_SECONDS = 0.002
 
 
 class Outbox:
@@ -45,8 +53,9 @@ class Outbox:
         self.after_commit: Callable[[], None] | None = None  # e.g. the trader inbox letting go
         self.not_sent: Counter[str] = Counter()
         self.flushes = 0
-        self._queue: list[tuple[int, object, Callable | None]] = []
-        self._scheduled = False
+        self._queue: list[tuple[int, object, object]] = []  # (kind, message, callback or report number)
+        self._soon = False                                   # a flush is due in this loop iteration
+        self._later: asyncio.TimerHandle | None = None       # a group-commit flush is due
         self._failed = False
 
     # -- to the venues ---------------------------------------------------------------------------
@@ -65,8 +74,9 @@ class Outbox:
     # -- to the traders --------------------------------------------------------------------------
 
     def report(self, report: ParentReport) -> None:
-        self.journal.record_trader_report(report.exec_id, report.order_id, report.session, report_record(report))
-        self._put(_REPORT, report, None)
+        number = self.journal.record_trader_report(report.exec_id, report.order_id, report.session,
+                                                   report_record(report))
+        self._put(_REPORT, report, number)
 
     def refuse_cancel(self, refusal: CancelRefused) -> None:
         self._put(_REFUSE_CANCEL, refusal, None)
@@ -80,19 +90,28 @@ class Outbox:
     def pending(self) -> int:
         return len(self._queue)
 
-    def _put(self, kind: int, item: object, callback: Callable | None) -> None:
-        self._queue.append((kind, item, callback))
-        if not self._scheduled:
-            self._scheduled = True
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no loop (a synchronous caller): send now
-                self.flush()
+    def _put(self, kind: int, item: object, extra: object) -> None:
+        self._queue.append((kind, item, extra))
+        if self._soon:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): send now
+            self.flush()
+            return
+        if kind != _REPORT or item.kind is not ReportKind.TRADE:
+            self._soon = True
+            loop.call_soon(self.flush)
+        elif self._later is None:
+            self._later = loop.call_later(TRADER_GROUP_COMMIT_SECONDS, self.flush)
 
     def flush(self) -> None:
         """Commit the journal, then send everything queued, in order. Also commits when nothing is
         queued (the manager calls it periodically, so rows that send nothing are not held long)."""
-        self._scheduled = False
+        self._soon = False
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         queue, self._queue = self._queue, []
         try:
             self.journal.commit_now()
@@ -102,18 +121,18 @@ class Outbox:
         self.flushes += 1
         if self.after_commit is not None:
             self.after_commit()
-        for kind, item, callback in queue:
-            self._send(kind, item, callback)
+        for kind, item, extra in queue:
+            self._send(kind, item, extra)
 
-    def _send(self, kind: int, item, callback: Callable | None) -> None:
+    def _send(self, kind: int, item, extra) -> None:
         if kind == _SUBMIT:
             if not self.venues.submit(item):
                 self.not_sent["child"] += 1
-                callback()
+                extra()
         elif kind == _CANCEL:
             if self.venues.cancel(item):
-                if callback is not None:
-                    callback()
+                if extra is not None:
+                    extra()
             else:
                 self.not_sent["cancel"] += 1
         elif kind == _QUERY:
@@ -122,7 +141,7 @@ class Outbox:
         elif kind == _REPORT:
             if not self.traders.report(item):
                 self.not_sent["trader report"] += 1  # the session is gone (a memory store): nothing to resend
-            self.journal.trader_report_sent(item.exec_id)
+            self.journal.trader_reports_sent(extra)  # the report's number
         elif kind == _REFUSE_CANCEL:
             if not self.traders.refuse_cancel(item):
                 self.not_sent["cancel refusal"] += 1
@@ -134,8 +153,8 @@ class Outbox:
         if not self._failed:
             self._failed = True
             log.critical("journal cannot commit: nothing is sent", error=str(error), held=len(queue))
-        for kind, item, callback in queue:
+        for kind, item, extra in queue:
             self.not_sent["journal failed"] += 1
             if kind == _SUBMIT:
-                callback()
+                extra()  # the child's not-sent callback
         self.on_journal_failure(error)

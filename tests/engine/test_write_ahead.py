@@ -26,10 +26,11 @@ class RecordingJournal(Journal):
         with self._rows_lock:
             rows = list(self._rows)
         super().commit_now()
-        for sql, values in rows:
-            for table, key in (("children", 0), ("parents", 0), ("fills", 2), ("trader_outbox", 0)):
-                if f"INTO {table} " in sql:
-                    self.durable["outbox" if table == "trader_outbox" else table].add(values[key])
+        keys = {"child": ("children", 0), "parent": ("parents", 0), "fill": ("fills", 2), "report": ("outbox", 1)}
+        for statement, values in rows:
+            if statement in keys:
+                table, key = keys[statement]
+                self.durable[table].add(values[key])
 
 
 class CheckingVenues(FakeVenues):
@@ -151,3 +152,22 @@ async def test_a_report_for_a_child_the_journal_lacks_is_booked_to_the_parent_it
         h.journal.flush()
         with sqlite3.connect(h.config.journal) as connection:
             assert connection.execute("SELECT booked FROM fills WHERE child_id = ?", (lost,)).fetchone() == (100,)
+
+
+def test_what_a_crash_left_in_the_log_reaches_the_tables_when_the_journal_opens_and_only_once(tmp_path):
+    import json
+
+    from engine.store import incidents, log_path_of
+
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    log = sqlite3.connect(log_path_of(path))  # an entry committed just before a SIGKILL, never applied
+    log.execute("INSERT INTO entries VALUES (?, ?)", (99, json.dumps([["incident", [1.0, "test", "left in the log"]]])))
+    log.commit()
+    log.close()
+    Journal(path).close()
+    assert [row["detail"] for row in incidents(path)] == ["left in the log"]
+    Journal(path).close()
+    assert len(incidents(path)) == 1
+    with sqlite3.connect(log_path_of(path)) as connection:  # applied entries leave the log
+        assert connection.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)

@@ -61,6 +61,19 @@ def test_generated_settings_make_the_choices_the_fix_notes_require():
     assert settings_table(file_config)[0]["ResetOnLogon"] == "N"
 
 
+def test_a_venue_session_policy_sets_its_resets_and_its_daily_reset_but_never_the_hosts_store():
+    doc = document(store="file", store_path="store")
+    doc["venues"][0]["session"] = {"reset_on_logon": True, "reset_time": "05:30:00"}
+    config = config_from_dict(doc, base_dir=Path("/tmp"), market=market_for_tests())
+    defaults, [(_, section)] = settings_table(config)
+    assert (defaults["ResetOnLogon"], section["ResetOnLogon"]) == ("N", "Y")  # the venue's own rule
+    assert "ResetOnLogout" not in section  # as the store's default
+    assert (section["NonStopSession"], section["StartTime"], section["EndTime"]) == ("N", "05:30:00", "05:30:00")
+    doc["venues"][0]["session"] = {"store": "memory"}
+    with pytest.raises(ConfigError, match=r"session"):
+        config_from_dict(doc, base_dir=Path("/tmp"), market=market_for_tests())
+
+
 @given(quantity=st.integers(1, 10_000), hidden=st.integers(0, 20_000), min_qty=st.integers(0, 10_000),
        side=st.sampled_from([Side.BUY, Side.SELL]))
 def test_a_fill_is_min_of_sent_and_hidden_unless_below_min_qty(quantity, hidden, min_qty, side):
