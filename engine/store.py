@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import sqlite3
 import threading
 import time
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from engine.write_ahead_log import ROTATE_BYTES, LogWriter, log_files, read_entries
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parents (
@@ -63,7 +66,8 @@ CREATE TABLE IF NOT EXISTS weights (
 CREATE INDEX IF NOT EXISTS weights_key ON weights(key, taken_at);
 CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, pid INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS log_applied (one INTEGER PRIMARY KEY CHECK (one = 1), through INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS wal_applied (
+    one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL, offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS trader_outbox (
     seq INTEGER PRIMARY KEY, exec_id TEXT NOT NULL, parent_id TEXT NOT NULL, session TEXT NOT NULL,
     report TEXT NOT NULL);
@@ -80,7 +84,6 @@ _INSERT_PARENT = (f"INSERT OR REPLACE INTO parents ({', '.join(_PARENT_COLUMNS)}
 _PRUNE_WEIGHTS = ("DELETE FROM weights WHERE key = ? AND rowid NOT IN "
                   "(SELECT rowid FROM weights WHERE key = ? ORDER BY taken_at DESC, rowid DESC LIMIT ?)")
 WRITE_PERIOD_SECONDS = 0.05  # the writer thread's period: the tables are at most this far behind the log
-CHECKPOINT_SECONDS = 1.0     # how often the log's WAL is folded back into its database file
 
 
 class JournalError(RuntimeError):
@@ -109,40 +112,31 @@ _STATEMENTS = {
     "fill": "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
     "sweep": "INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     "incident": "INSERT INTO incidents VALUES (?,?,?)",
-    "report": "INSERT OR REPLACE INTO trader_outbox VALUES (?,?,?,?,?)",
+    "report": "INSERT OR REPLACE INTO trader_outbox VALUES (?,?,?,?,?)",  # the report dict as JSON
     "reports_sent": "DELETE FROM trader_outbox WHERE seq <= ?",
 }
-_LOG_SCHEMA = "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, rows TEXT NOT NULL)"
 
 
 class Journal:
     """The engine's journal. ``run`` is this engine run's number, unique in this journal (it is
     committed at open, before anything is sent), and goes into every id the run hands out.
 
-    Two SQLite files. ``<journal>-log`` is the write-ahead log proper: :meth:`commit_now` writes
-    the rows recorded since the last commit as one JSON entry, with one INSERT in autocommit mode
-    (about 40 us: one step, so the GIL is released once, where a commit of the same rows into
-    their tables took 110 us alone and 300-400 us with QuickFIX's threads wanting the GIL). The
-    writer thread applies the entries to the tables of ``<journal>`` every 50 ms, in order, with the
-    number of the last one applied in the same transaction; the loop deletes applied entries. The
-    two files have a writer each, so neither ever waits on the other's lock. Opening a journal
-    first applies what its log still holds, so every reader sees the tables complete."""
+    :meth:`commit_now` appends the rows recorded since the last commit as one entry to the
+    write-ahead log (:mod:`engine.write_ahead_log`, one ``write``); the writer thread applies the
+    entries to the SQLite tables every 50 ms, in order, recording how far in the same
+    transaction. Opening a journal first applies what its log still holds (what a killed engine
+    committed but never applied), so every reader sees the tables complete."""
 
     def __init__(self, path: Path, keep_weight_snapshots: int = 60) -> None:
         self.path = Path(path)
-        self.log_path = log_path_of(self.path)
         self.keep_weight_snapshots = keep_weight_snapshots
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tables = _connect(self.path)  # the writer thread's once started
         self._tables.executescript(SCHEMA)
         _add_missing_columns(self._tables)
-        self._log = _connect(self.log_path, autocommit=True)  # the loop's
-        self._log.execute("PRAGMA wal_autocheckpoint=0")       # checkpoints: the writer's, off the loop
-        self._log.execute(_LOG_SCHEMA)
-        self._applied = _apply_log(self._tables, self._log)  # what a crash left in the log
-        self._log.execute("DELETE FROM entries WHERE id <= ?", (self._applied,))
-        self._deleted = self._applied
-        self._next_entry = self._applied + 1
+        generation = _recover(self._tables, self.path)
+        self._log = LogWriter(self.path, generation)  # the loop's
+        self._applied = (generation, 0)                # (generation, offset) the tables hold
         with self._tables:
             self.run = self._tables.execute("INSERT INTO runs (started_at, pid) VALUES (?, ?)",
                                             (time.time(), os.getpid())).lastrowid
@@ -152,7 +146,7 @@ class Journal:
         self._rows_lock = threading.Lock()
         self._rows: list[tuple[str, tuple]] = []        # the order path's rows, in the order recorded
         self._snapshots: list[tuple[str, tuple]] = []   # weight rows: packed and written by the writer
-        self._markers: list[tuple[int, threading.Event]] = []  # (entry, event): set once it is applied
+        self._markers: list[tuple[tuple[int, int], threading.Event]] = []  # set once that point is applied
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._failed: BaseException | None = None
@@ -196,7 +190,7 @@ class Journal:
         :meth:`trader_reports_sent`. What a crash leaves here is sent again at the next start
         (PossResend, the same ExecID)."""
         self._report_seq += 1
-        self._put("report", (self._report_seq, exec_id, parent_id, session, json.dumps(report)))
+        self._put("report", (self._report_seq, exec_id, parent_id, session, report))  # JSON: the writer's work
         return self._report_seq
 
     def trader_reports_sent(self, through: int) -> None:
@@ -215,7 +209,7 @@ class Journal:
 
     def commit_now(self) -> None:
         """Make every order-path row recorded so far durable, as one log entry (the write-ahead: call
-        it before sending what depends on them). Raises :class:`JournalError` when SQLite cannot."""
+        it before sending what depends on them). Raises :class:`JournalError` when it cannot."""
         with self._log_lock:
             with self._rows_lock:
                 rows, self._rows = self._rows, []
@@ -225,21 +219,15 @@ class Journal:
             if not rows:
                 return
             try:
-                self._log.execute("INSERT INTO entries VALUES (?, ?)", (self._next_entry, json.dumps(rows)))
-            except sqlite3.Error as error:
+                if self._log.size >= ROTATE_BYTES and self._applied == (self._log.generation, self._log.size):
+                    _remove(self._log.rotate())  # the tables hold all of the old file
+                self._log.append(rows)
+            except OSError as error:
                 self._failed = error
                 with self._rows_lock:  # kept, in order, for a commit that may still succeed
                     self._rows[:0] = rows
-                raise JournalError(f"journal {self.log_path} cannot commit: {error}") from error
-            self._next_entry += 1
+                raise JournalError(f"journal {self._log.path} cannot commit: {error}") from error
             self.commits += 1
-            applied = self._applied
-            if applied - self._deleted >= _DELETE_EVERY_ENTRIES:  # a range delete now and then
-                try:
-                    self._log.execute("DELETE FROM entries WHERE id <= ?", (applied,))
-                    self._deleted = applied
-                except sqlite3.Error:  # kept: the next try deletes them
-                    pass
 
     def flush(self, timeout: float = 10.0) -> None:
         """Commit everything recorded so far and wait until the tables hold it, weight snapshots
@@ -247,7 +235,7 @@ class Journal:
         self.commit_now()
         done = threading.Event()
         with self._rows_lock:
-            self._markers.append((self._next_entry - 1, done))
+            self._markers.append(((self._log.generation, self._log.size), done))
         self._wake.set()
         if not done.wait(timeout):
             raise TimeoutError(f"journal {self.path} did not flush within {timeout} s")
@@ -260,11 +248,9 @@ class Journal:
             self._wake.set()
             self._writer.join(timeout=10.0)
         with self._log_lock:
-            try:
-                self._log.execute("DELETE FROM entries WHERE id <= ?", (self._applied,))
-            except sqlite3.Error:
-                pass
             self._log.close()
+            if self._applied == (self._log.generation, self._log.size):
+                _remove(self._log.path)  # all in the tables: the next open starts a fresh file
         self._tables.close()
 
     def _put(self, statement: str, values: tuple) -> None:
@@ -275,38 +261,27 @@ class Journal:
     # -- the writer thread -----------------------------------------------------------------------
 
     def _write_forever(self) -> None:
-        reader = _connect(self.log_path)  # WAL: reading never blocks the loop's inserts
-        last_checkpoint = time.monotonic()
-        try:
-            while True:
-                self._wake.wait(WRITE_PERIOD_SECONDS)
-                self._wake.clear()
-                stopping = self._stopping.is_set()
-                with self._rows_lock:
-                    markers, self._markers = self._markers, []
-                self._apply(reader)
-                self._write_snapshots()
-                for entry, marker in markers:
-                    if entry <= self._applied:
-                        marker.set()
-                    else:  # committed after the apply read the log: the next round
-                        with self._rows_lock:
-                            self._markers.append((entry, marker))
-                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
-                    last_checkpoint = time.monotonic()
-                    try:
-                        reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    except sqlite3.Error:  # busy: the log's WAL just grows until the next one
-                        pass
-                if stopping:
-                    return
-        finally:
-            reader.close()
+        while True:
+            self._wake.wait(WRITE_PERIOD_SECONDS)
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            with self._rows_lock:
+                markers, self._markers = self._markers, []
+            self._apply()
+            self._write_snapshots()
+            for point, marker in markers:
+                if point <= self._applied:
+                    marker.set()
+                else:  # committed after this round read the log: the next round
+                    with self._rows_lock:
+                        self._markers.append((point, marker))
+            if stopping:
+                return
 
-    def _apply(self, reader: sqlite3.Connection) -> None:
+    def _apply(self) -> None:
         try:
-            self._applied = _apply_log(self._tables, reader, self._applied)
-        except (sqlite3.Error, ValueError) as error:  # recorded (flush reports it); the log keeps the rows
+            self._applied = _apply_log(self._tables, self.path, self._applied)
+        except (sqlite3.Error, pickle.UnpicklingError, ValueError) as error:  # recorded: flush reports it
             self._failed = error
 
     def _write_snapshots(self) -> None:
@@ -326,28 +301,41 @@ class Journal:
             self._failed = error
 
 
-_DELETE_EVERY_ENTRIES = 2000  # applied log entries deleted in one range, by the loop
+def _apply_log(tables: sqlite3.Connection, journal: Path, applied: tuple[int, int]) -> tuple[int, int]:
+    """Apply the log's entries after ``applied`` to the tables, one transaction per file, each
+    recording how far it got; returns the new (generation, offset)."""
+    for generation, path in log_files(journal):
+        if generation < applied[0]:
+            continue
+        entries, end = read_entries(path, applied[1] if generation == applied[0] else 0)
+        if entries:
+            rows = [row for entry in entries for row in entry]
+            with tables:
+                _write(tables, rows)
+                tables.execute("INSERT OR REPLACE INTO wal_applied VALUES (1, ?, ?)", (generation, end))
+        applied = (generation, end)
+    return applied
 
 
-def log_path_of(path: Path) -> Path:
-    return Path(path).with_name(Path(path).name + "-log")
-
-
-def _apply_log(tables: sqlite3.Connection, log: sqlite3.Connection, after: int | None = None) -> int:
-    """Apply the log's entries after ``after`` (default: what the tables say was applied) to the
-    tables in one transaction, recording the last one applied; returns it."""
-    if after is None:
-        row = tables.execute("SELECT through FROM log_applied WHERE one = 1").fetchone()
-        after = row[0] if row else 0
-    entries = log.execute("SELECT id, rows FROM entries WHERE id > ? ORDER BY id", (after,)).fetchall()
-    if not entries:
-        return after
-    rows = [(statement, values) for _, text in entries for statement, values in json.loads(text)]
-    last = entries[-1][0]
+def _recover(tables: sqlite3.Connection, journal: Path) -> int:
+    """At open: apply what the log holds beyond what the tables record, then start a new generation
+    (recorded before the old files go, so a crash in between re-applies nothing); returns it."""
+    row = tables.execute("SELECT generation, offset FROM wal_applied WHERE one = 1").fetchone()
+    applied = _apply_log(tables, journal, tuple(row) if row else (0, 0))
+    files = log_files(journal)
+    generation = max([applied[0], *(g for g, _ in files)]) + 1
     with tables:
-        _write(tables, rows)
-        tables.execute("INSERT OR REPLACE INTO log_applied VALUES (1, ?)", (last,))
-    return last
+        tables.execute("INSERT OR REPLACE INTO wal_applied VALUES (1, ?, 0)", (generation,))
+    for _, path in files:
+        _remove(path)
+    return generation
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _write(connection: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> None:
@@ -359,7 +347,10 @@ def _write(connection: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> Non
         end = start + 1
         while end < len(rows) and rows[end][0] == statement:
             end += 1
-        connection.executemany(_STATEMENTS[statement], [values for _, values in rows[start:end]])
+        batch = [values for _, values in rows[start:end]]
+        if statement == "report":  # serialised here, on the writer's thread, not on the loop
+            batch = [(*values[:4], json.dumps(values[4])) for values in batch]
+        connection.executemany(_STATEMENTS[statement], batch)
         start = end
 
 
@@ -440,11 +431,10 @@ def incidents(path: Path) -> list[dict]:
         return _rows(connection, "SELECT * FROM incidents ORDER BY at")
 
 
-def _connect(path: Path, read_only: bool = False, autocommit: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     if read_only and not Path(path).exists():
         raise FileNotFoundError(f"no journal at {path}: has the engine run with this config?")
-    connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False,
-                                 **({"isolation_level": None} if autocommit else {}))
+    connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection

@@ -155,19 +155,40 @@ async def test_a_report_for_a_child_the_journal_lacks_is_booked_to_the_parent_it
 
 
 def test_what_a_crash_left_in_the_log_reaches_the_tables_when_the_journal_opens_and_only_once(tmp_path):
-    import json
-
-    from engine.store import incidents, log_path_of
+    from engine.store import incidents
+    from engine.write_ahead_log import LogWriter, log_files
 
     path = tmp_path / "journal.sqlite"
     Journal(path).close()
-    log = sqlite3.connect(log_path_of(path))  # an entry committed just before a SIGKILL, never applied
-    log.execute("INSERT INTO entries VALUES (?, ?)", (99, json.dumps([["incident", [1.0, "test", "left in the log"]]])))
-    log.commit()
+    assert log_files(path) == []  # a clean close leaves nothing to apply
+    with sqlite3.connect(path) as connection:
+        (generation,) = connection.execute("SELECT generation FROM wal_applied").fetchone()
+    log = LogWriter(path, generation)  # entries a killed engine committed but never applied
+    log.append([("incident", (1.0, "test", "left in the log"))])
+    log.append([("incident", (2.0, "test", "and this"))])
     log.close()
+    with open(log.path, "ab") as torn:  # the kill came in the middle of the next commit's write
+        torn.write(b"\x40\x00\x00\x00\x01\x02")
     Journal(path).close()
-    assert [row["detail"] for row in incidents(path)] == ["left in the log"]
+    assert [row["detail"] for row in incidents(path)] == ["left in the log", "and this"]
     Journal(path).close()
-    assert len(incidents(path)) == 1
-    with sqlite3.connect(log_path_of(path)) as connection:  # applied entries leave the log
-        assert connection.execute("SELECT COUNT(*) FROM entries").fetchone() == (0,)
+    assert len(incidents(path)) == 2 and log_files(path) == []
+
+
+def test_a_large_log_rotates_once_applied_and_nothing_is_lost(tmp_path, monkeypatch):
+    import engine.store as store
+    from engine.store import incidents
+    from engine.write_ahead_log import log_files
+
+    monkeypatch.setattr(store, "ROTATE_BYTES", 2000)
+    journal = Journal(tmp_path / "journal.sqlite")
+    for number in range(300):
+        journal.record_incident("test", f"incident {number} " + "x" * 50, float(number))
+        journal.commit_now()
+        if number % 50 == 49:
+            journal.flush()  # applied: the next commit past the size may start a new file
+    generations = [generation for generation, _ in log_files(journal.path)]
+    journal.flush()
+    journal.close()
+    assert len(generations) == 1 and generations[0] > 1  # rotated, the old files gone
+    assert [row["detail"].split()[1] for row in incidents(journal.path)] == [str(n) for n in range(300)]
