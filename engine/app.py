@@ -140,4 +140,9 @@ class Engine:
             except (JournalError, RuntimeError, TimeoutError) as error:  # said, not raised: the stop goes on
                 log.critical("journal not flushed at stop", error=str(error))
             self.journal.close()
-        log.info("engine stopped", counters=dict(self.manager.counters) if self.manager else {})
+        counters = {}
+        if self.manager is not None:
+            counters = {**self.manager.counters,
+                        **{f"not sent: {what}": count for what, count in self.manager.outbox.not_sent.items()},
+                        "journal commits": self.journal.commits if self.journal else 0}
+        log.info("engine stopped", counters=counters)

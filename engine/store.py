@@ -389,6 +389,12 @@ def runs(path: Path) -> list[dict]:
         return _rows(connection, "SELECT * FROM runs ORDER BY run")
 
 
+def child_row(path: Path, child_id: str) -> dict | None:
+    with closing(_connect(path, read_only=True)) as connection:
+        rows = _rows(connection, "SELECT * FROM children WHERE child_id = ?", (child_id,))
+    return rows[0] if rows else None
+
+
 def parent_row(path: Path, parent_id: str) -> dict | None:
     with closing(_connect(path, read_only=True)) as connection:
         rows = _rows(connection, "SELECT * FROM parents WHERE parent_id = ?", (parent_id,))

@@ -36,7 +36,7 @@ from engine.domain.parent import InvariantBroken, ParentOrder, ParentTrigger
 from engine.engine_config import EngineConfig
 from engine.manager.outbox import Outbox
 from engine.manager.ports import TraderPort, VenuePort
-from engine.manager.restore import recall_parent, restore_parents
+from engine.manager.restore import recall_child, recall_parent, restore_parents
 from engine.manager.sweeps import Skipped, Sweep, SweepRunner, seconds_until
 from engine.manager.weights import WeightBook
 from engine.store import WRITE_PERIOD_SECONDS, Journal, JournalError, unsent_trader_reports
@@ -271,10 +271,13 @@ class OrderManager:
         self._after_child_change(child, change, report.exec_id, now)
 
     def _adopt_unknown_child(self, report: VenueReport) -> ChildOrder | None:
-        """A report for a child we do not hold. When our id names a parent we know (in memory or in
-        the journal), the child is ours though its row never reached the journal (or left memory):
-        it is adopted as already ended, so its fill is booked to that parent only while it fits,
-        and it is an incident. A fill is never dropped: one nobody can take is journaled unbooked."""
+        """A report for a child not in memory. A finished child the journal holds (not restored at
+        start, or forgotten with its parent) comes back as journaled, with its booked ExecIDs: a
+        venue's resend of a fill already booked changes nothing, a fill beyond its CumQty is late.
+        When our id names a parent we know but the journal lacks the child, it is ours though its
+        row never reached the journal: adopted as already ended, so its fill is booked to that
+        parent only while it fits, and it is an incident. A fill is never dropped: one nobody can
+        take is journaled unbooked."""
         detail = (f"{report.venue} {report.child_id} {report.kind.value} cum={report.cum_qty} "
                   f"leaves={report.leaves_qty} exec={report.exec_id}")
         parent_id = parent_of(report.child_id)
@@ -288,10 +291,14 @@ class OrderManager:
                 self.journal.record_fill(report.venue, report.exec_id, report.child_id, parent_id or "", filled,
                                          report.last_px or report.avg_px or 0.0, 0, True, self.clock())
             return None
-        self._incident("report for a child the journal does not hold", detail)
         if parent.parent_id not in self.parents:  # a parent that had left memory: back for this report
             self.parents[parent.parent_id] = parent
             self._forget_later(parent)
+        journaled = recall_child(self.config.journal, report.child_id, parent)
+        if journaled is not None:  # finished before (a resent report, say): what it adds, if anything, is late
+            self.runner.adopt(journaled)
+            return journaled
+        self._incident("report for a child the journal does not hold", detail)
         quantity = int(max((report.cum_qty or 0) + (report.leaves_qty or 0), report.cum_qty or 0, report.last_qty))
         spec = parent.spec
         child = ChildOrder(ChildId(report.child_id), parent.parent_id, report.venue, int(report.child_id.split(".")[2]),

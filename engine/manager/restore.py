@@ -19,7 +19,7 @@ from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, Ve
 from engine.domain.messages import CancelParent, ParentStatus, ReplaceParent
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
 from engine.domain.parent import ParentOrder
-from engine.store import open_parents, parent_row, seen_exec_ids
+from engine.store import child_row, open_parents, parent_row, seen_exec_ids
 
 
 def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[ParentOrder]:
@@ -46,6 +46,23 @@ def recall_parent(journal: Path, parent_id: ParentId) -> ParentOrder | None:
     except (OSError, sqlite3.Error):
         return None
     return _parent(row) if row is not None else None
+
+
+def recall_child(journal: Path, child_id: str, parent: ParentOrder) -> ChildOrder | None:
+    """A child as the journal last recorded it, with the ExecIDs booked for it, or None: for a
+    report about a child that left memory (a finished one, not restored at start), such as a
+    venue's resend (PossDup) of a fill already booked, which must then change nothing."""
+    try:
+        row = child_row(journal, child_id)
+        if row is None or row["parent_id"] != parent.parent_id:
+            return None
+        booked = seen_exec_ids(journal, [child_id])[child_id]
+    except (OSError, sqlite3.Error):
+        return None
+    child = _child(row, parent)
+    child.state, child.timed_out, child.final_at = ChildState(row["state"]), bool(row["timed_out"]), row["final_at"]
+    child.seen_exec_ids = booked
+    return child
 
 
 def _parent(row: dict) -> ParentOrder:

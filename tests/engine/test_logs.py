@@ -12,8 +12,10 @@ import textwrap
 _SCRIPT = textwrap.dedent("""
     import sys, threading, time
     import structlog
+    import engine.logs
     from engine.logs import configure_logging, write_line
 
+    engine.logs.FLUSH_SECONDS = 0.0002  # batches far more often than in production: collisions likely
     configure_logging("json", "info", stream=sys.stderr)
     log = structlog.get_logger("noise")
     stop = threading.Event()
@@ -25,9 +27,9 @@ _SCRIPT = textwrap.dedent("""
     threads = [threading.Thread(target=noise) for _ in range(2)]
     for thread in threads:
         thread.start()
-    for _ in range(200):
+    for _ in range(1000):
         write_line("ready")
-        time.sleep(0.001)
+        time.sleep(0.0002)
     stop.set()
     for thread in threads:
         thread.join()
@@ -40,6 +42,6 @@ def test_ready_is_always_a_whole_line_among_log_batches_on_a_shared_file(tmp_pat
         subprocess.run([sys.executable, "-c", _SCRIPT], stdout=file, stderr=subprocess.STDOUT, check=True,
                        timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines = output.read_text().splitlines()
-    assert sum(line == "ready" for line in lines) == 200
+    assert sum(line == "ready" for line in lines) == 1000
     assert not [line for line in lines if "ready" in line and line != "ready" and "a log line" not in line]
     assert all(line.startswith("{") and line.endswith("}") for line in lines if line != "ready")

@@ -4,6 +4,7 @@ nothing, and trader reports a crash caught between commit and send go out again 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 from engine.domain.messages import ParentReport, ParentStatus, ReportKind, report_record
@@ -192,3 +193,26 @@ def test_a_large_log_rotates_once_applied_and_nothing_is_lost(tmp_path, monkeypa
     journal.close()
     assert len(generations) == 1 and generations[0] > 1  # rotated, the old files gone
     assert [row["detail"].split()[1] for row in incidents(journal.path)] == [str(n) for n in range(300)]
+
+
+async def test_a_resent_fill_for_a_child_finished_before_a_restart_is_not_booked_again(tmp_path):
+    from tests.engine.fakes import trade
+
+    async with Harness(tmp_path) as h:
+        cl = h.order(900)
+        sent = await h.children(3)
+        fills = [trade(command, command.quantity // 3, command.quantity // 3, final=True) for command in sent]
+        h.deliver(*fills)  # each child fills a third, and ends
+        await until(lambda: h.parent(cl).cum_qty == sum(c.quantity // 3 for c in sent))
+        booked = h.parent(cl).cum_qty
+        h.manager._stopping = True  # stop before the next sweep: the parent stays open in the journal
+    async with Harness(tmp_path) as h:  # the restart: finished children are not restored
+        parent = h.parent(cl)
+        assert parent.cum_qty == booked and not parent.open_children
+        reports_before = len(h.traders.reports)
+        h.deliver(fills[0])  # the venue resends (PossDup) a fill the journal has booked
+        resent_with_new_id = dataclasses.replace(fills[1], exec_id="NEW-ID-FOR-AN-OLD-FILL")
+        h.deliver(resent_with_new_id)
+        assert parent.cum_qty == booked
+        assert [r for r in h.traders.reports[reports_before:] if r.kind is ReportKind.TRADE] == []
+        assert h.manager.counters["report for a child the journal does not hold"] == 0
