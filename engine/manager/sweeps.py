@@ -152,6 +152,7 @@ class SweepRunner:
             command = SubmitChild(venue, child.child_id, spec.side, spec.symbol, shares, min_qty, spec.limit_price)
             self.outbox.submit(command, not_sent=lambda child=child, index=index: self._not_sent(sweep, index, child))
         self.journal.record_parent(parent)
+        self.outbox.flush()  # commit, then the children leave now, not an iteration later
         deadline = self.config.sweep.deadline_ms / 1000.0
         sweep.deadline = asyncio.get_running_loop().call_later(deadline, sweep.done.set)
         log.debug("sweep sent", parent=parent.parent_id, sweep=sweep.number, quantity=quantity,
