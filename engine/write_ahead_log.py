@@ -1,11 +1,12 @@
 """The journal's write-ahead log: an append-only file of committed entries, one ``write`` each.
 
 Why not SQLite for this part: the order path commits before every sweep and before fills reach a
-trader, on the event loop's thread. An INSERT of a sweep's rows into a SQLite log took 80 us in
-the running engine (a commit into the tables 110-400 us), a ``write`` of the same rows pickled
-about 10 us. What a commit must promise is only that a killed process keeps it: a ``write`` that
-returned is in the kernel's page cache and survives the process (as a SQLite WAL commit with
-``synchronous=NORMAL`` does; both lose the last commits only to a power cut).
+trader, on the event loop's thread. In the running engine an INSERT of a sweep's rows into a SQLite
+log took 80 us, a commit of them into the tables 155-415 us (110-140 us alone, without threads
+competing for the GIL); a ``write`` of the same rows pickled takes 8-12 us. What a commit must
+promise is only that a killed process keeps it: a ``write`` that returned is in the kernel's page
+cache and survives the process (as a SQLite WAL commit with ``synchronous=NORMAL`` does; both lose
+the last commits only to a power cut).
 
 Format: files ``<journal>-wal.<generation>``, each a run of entries
 ``[payload length: 4 bytes][crc32 of the payload: 4 bytes][payload: pickled rows]``. An entry
