@@ -86,10 +86,6 @@ class Outbox:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
     def _put(self, kind: int, item: object, extra: object) -> None:
         self._queue.append((kind, item, extra))
         if self._soon:
