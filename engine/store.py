@@ -34,7 +34,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from engine.write_ahead_log import ROTATE_BYTES, LogWriter, log_files, read_entries
+from engine.write_ahead_log import ROTATE_BYTES, LogWriter, log_files, log_path, read_entries
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parents (
@@ -279,8 +279,11 @@ class Journal:
                 return
 
     def _apply(self) -> None:
+        # the files from the applied one to the loop's current one (no directory scan every round)
+        files = [(generation, log_path(self.path, generation))
+                 for generation in range(self._applied[0], self._log.generation + 1)]
         try:
-            self._applied = _apply_log(self._tables, self.path, self._applied)
+            self._applied = _apply_log(self._tables, files, self._applied)
         except (sqlite3.Error, pickle.UnpicklingError, ValueError) as error:  # recorded: flush reports it
             self._failed = error
 
@@ -301,10 +304,12 @@ class Journal:
             self._failed = error
 
 
-def _apply_log(tables: sqlite3.Connection, journal: Path, applied: tuple[int, int]) -> tuple[int, int]:
-    """Apply the log's entries after ``applied`` to the tables, one transaction per file, each
-    recording how far it got; returns the new (generation, offset)."""
-    for generation, path in log_files(journal):
+def _apply_log(tables: sqlite3.Connection, files: list[tuple[int, Path]],
+               applied: tuple[int, int]) -> tuple[int, int]:
+    """Apply the entries of the log ``files`` ((generation, path), oldest first) after ``applied``
+    to the tables, one transaction per file, each recording how far it got; returns the new
+    (generation, offset)."""
+    for generation, path in files:
         if generation < applied[0]:
             continue
         entries, end = read_entries(path, applied[1] if generation == applied[0] else 0)
@@ -321,8 +326,8 @@ def _recover(tables: sqlite3.Connection, journal: Path) -> int:
     """At open: apply what the log holds beyond what the tables record, then start a new generation
     (recorded before the old files go, so a crash in between re-applies nothing); returns it."""
     row = tables.execute("SELECT generation, offset FROM wal_applied WHERE one = 1").fetchone()
-    applied = _apply_log(tables, journal, tuple(row) if row else (0, 0))
     files = log_files(journal)
+    applied = _apply_log(tables, files, tuple(row) if row else (0, 0))
     generation = max([applied[0], *(g for g, _ in files)]) + 1
     with tables:
         tables.execute("INSERT OR REPLACE INTO wal_applied VALUES (1, ?, 0)", (generation,))

@@ -121,6 +121,10 @@ class ParentStatus(Enum):
     REJECTED = "rejected"
 
 
+# What a trader sends that changes state: the trader inbox keeps it until the journal has it, and a
+# restart replays it when the journal never got it.
+STATE_CHANGING_REQUESTS = (NewParent, InvalidParent, CancelParent, ReplaceParent)
+
 _REPORT_ENUMS = {"kind": ReportKind, "status": ParentStatus, "side": Side, "reject_reason": RejectReason}
 
 

@@ -18,8 +18,8 @@ import quickfix as fix
 import structlog
 
 from engine.domain.ids import SessionKey
-from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
-                                    ParentReport, ReplaceParent, TraderSessionChanged)
+from engine.domain.messages import (STATE_CHANGING_REQUESTS, BusinessRefusal, CancelRefused, ParentReport,
+                                    TraderSessionChanged)
 from engine.engine_config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
@@ -37,10 +37,6 @@ log = structlog.get_logger("engine.fix.trader")
 # would end the QuickFIX thread.
 QUICKFIX_CALLBACK_ERRORS = (fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
                             fix.RejectLogon, fix.UnsupportedMessageType)
-
-
-# What a trader sends that changes state: kept in the trader inbox until the journal has it.
-_DURABLE_REQUESTS = (NewParent, InvalidParent, CancelParent, ReplaceParent)
 
 
 class TraderEdge(fix.Application):
@@ -110,7 +106,7 @@ class TraderEdge(fix.Application):
             text = message.toString()
             session = SessionKey(sessionID.toString())
             request = translate.trader_message(text, session)
-            if self._inbox is not None and isinstance(request, _DURABLE_REQUESTS):
+            if self._inbox is not None and isinstance(request, STATE_CHANGING_REQUESTS):
                 self._inbox.record(session, text)  # before QuickFIX counts it as received (see trader_inbox)
             self._bridge.put(request)
         except QUICKFIX_CALLBACK_ERRORS:

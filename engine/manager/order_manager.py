@@ -26,8 +26,8 @@ import structlog
 
 from engine.domain.child import ChildChange, ChildOrder, ChildState
 from engine.domain.ids import ChildId, ClOrdId, IdFactory, ParentId, SessionKey, parent_of
-from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
-                                    ParentReport, ParentStatus, ParentStatusQuery, QueryChild, ReplaceParent,
+from engine.domain.messages import (STATE_CHANGING_REQUESTS, BusinessRefusal, CancelParent, CancelRefused,
+                                    InvalidParent, NewParent, ParentReport, ParentStatus, ParentStatusQuery, QueryChild, ReplaceParent,
                                     ReportKind, TraderSessionChanged, UnsupportedMessage, VenueCancelRefused,
                                     VenueOrderStatus, VenueReport, VenueReportKind, VenueSessionChanged,
                                     report_from_record)
@@ -45,9 +45,6 @@ log = structlog.get_logger("engine.manager")
 
 _IDLE_RETRY_SECONDS = 0.05  # when a sweep could not be sent (no venue up, all shares in flight)
 _FORGET_CHILDREN_AFTER = 60.0  # seconds a finished parent's children still match late reports
-
-
-_TRADER_REQUESTS = (NewParent, InvalidParent, CancelParent, ReplaceParent)  # what the trader inbox keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +145,8 @@ class OrderManager:
         replayed = 0
         for request in requests:
             origin = request.spec if isinstance(request, NewParent) else request  # session and ClOrdID
-            if isinstance(request, _TRADER_REQUESTS) and (origin.session, origin.cl_ord_id) not in self.used_cl_ord_ids:
+            taken = (origin.session, origin.cl_ord_id) in self.used_cl_ord_ids
+            if isinstance(request, STATE_CHANGING_REQUESTS) and not taken:
                 self._dispatch(request)
                 replayed += 1
         if replayed:
@@ -156,7 +154,7 @@ class OrderManager:
         return replayed
 
     def deliver(self, message: object) -> None:
-        if isinstance(message, _TRADER_REQUESTS):
+        if isinstance(message, STATE_CHANGING_REQUESTS):
             self.trader_requests_handled += 1  # the trader inbox may drop it once it is committed
         self._dispatch(message)
 

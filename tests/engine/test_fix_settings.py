@@ -146,16 +146,9 @@ def test_a_daily_reset_time_makes_a_session_quickfix_accepts_and_keeps_up_around
     config = config.with_changes(fix=dataclasses.replace(config.fix, store_path=tmp_path))
     table = venue_settings_tables(config.fix, config.venues)["file"]
     settings = build_session_settings(table)
-    class Quiet(fix.Application):
-        def onCreate(self, session): pass
-        def onLogon(self, session): pass
-        def onLogout(self, session): pass
-        def toAdmin(self, message, session): pass
-        def fromAdmin(self, message, session): pass
-        def toApp(self, message, session): pass
-        def fromApp(self, message, session): pass
+    from tests.sim_venues.fix_client import QuietApplication
 
-    application = Quiet()
+    application = QuietApplication()
     initiator = fix.SocketInitiator(application, fix.FileStoreFactory(settings), settings)
     assert initiator is not None  # QuickFIX validated the schedule (a bad one raises ConfigError here)
     session_id = fix.SessionID("FIX.4.4", "DARKAGG", "DARK01")

@@ -12,19 +12,9 @@ import quickfix as fix
 from engine.fix.settings import BEGIN_STRING, DEFAULT_DATA_DICTIONARY, SettingsTable, build_session_settings
 from engine.fix.trader_client import TraderClient
 from engine.fix.translate import utc_timestamp
-from tests.sim_venues.fix_client import eventually, free_port
+from tests.sim_venues.fix_client import QuietApplication, eventually, free_port
 
 ENGINE, TRADER = "STOREENG", "STORETRD"
-
-
-class _Quiet(fix.Application):
-    def onCreate(self, sessionID): pass
-    def onLogon(self, sessionID): pass
-    def onLogout(self, sessionID): pass
-    def toAdmin(self, message, sessionID): pass
-    def fromAdmin(self, message, sessionID): pass
-    def toApp(self, message, sessionID): pass
-    def fromApp(self, message, sessionID): pass
 
 
 class EngineSide:
@@ -38,7 +28,7 @@ class EngineSide:
              "ResetOnLogon": "N", "ResetOnLogout": "N", "ResetOnDisconnect": "N"},
             [((BEGIN_STRING, ENGINE, TRADER), {})])
         self.session_id = fix.SessionID(BEGIN_STRING, ENGINE, TRADER)
-        self._application = _Quiet()
+        self._application = QuietApplication()
         self._settings = build_session_settings(table)
         self._store = fix.FileStoreFactory(self._settings)
         self._acceptor = fix.ThreadedSocketAcceptor(self._application, self._store, self._settings)

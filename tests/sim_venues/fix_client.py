@@ -58,6 +58,18 @@ class VenueAddress:
     client_comp_id: str
 
 
+class QuietApplication(fix.Application):
+    """A QuickFIX Application that does nothing (a session under test that only needs to exist)."""
+
+    def onCreate(self, sessionID): pass
+    def onLogon(self, sessionID): pass
+    def onLogout(self, sessionID): pass
+    def toAdmin(self, message, sessionID): pass
+    def fromAdmin(self, message, sessionID): pass
+    def toApp(self, message, sessionID): pass
+    def fromApp(self, message, sessionID): pass
+
+
 class _ClientApplication(fix.Application):
     def __init__(self, client: "FixTestClient") -> None:
         super().__init__()
