@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.venues import VENUES, _drive, _start, _venue_config
-from engine.launch import free_ports
+from engine.process.launch import free_ports
 
 LATENCY_PARENT = 240_000   # shares: every venue gets a child
 LOAD_PARENT = 2_000_000    # shares: far more than one sweep fills, so the parent keeps sweeping
@@ -64,7 +64,7 @@ def venue_sweep_latency(sweeps: int = 300) -> float:
     """The same sweep against the sim venues themselves (ground-truth log off, as in the engine's
     run): what the venues' own work adds to the bare floor, before any engine logic."""
     def sim_venues(ports: list[int], directory: Path) -> list[str]:
-        return [sys.executable, "-m", "engine.cli", "venues", "--config",
+        return [sys.executable, "-m", "engine.commands.cli", "venues", "--config",
                 str(_venue_config(ports, directory, ground_truth=False))]
     return _sweep_without_engine(sim_venues, sweeps)
 
@@ -122,10 +122,10 @@ def _sweep_without_engine(server_command, sweeps: int) -> float:
 
 
 def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> dict[str, float]:
-    from engine.engine_config import load_engine_config
+    from engine.config import load_engine_config
     from engine.fix.trader_client import TraderClient
-    from engine.launch import Process, write_run_configs
-    from engine.store import sweeps
+    from engine.journal import sweeps
+    from engine.process.launch import Process, write_run_configs
 
     raw = raw_quickfix_rate()
     bare_before = bare_sweep_latency()
@@ -143,8 +143,8 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
             engine = Process("engine", ["run", "--config", str(configs.engine), "--log-format", "json"],
                              Path(tmp) / "engine.log")
             engine.wait_ready()
-            client = TraderClient(config.fix.trader_host, config.fix.trader_port, config.fix.trader_sessions[0].comp_id,
-                                  config.fix.trader_sender_comp_id, config.fix.data_dictionary, keep_reports=False)
+            client = TraderClient(config.fix.trader.host, config.fix.trader.port, config.fix.trader.sessions[0],
+                                  config.fix.trader.sender_comp_id, config.fix.data_dictionary, keep_reports=False)
             with client:
                 client.wait_logged_on(15)
                 for number in range(WARM_UP_PARENTS):  # first sweeps after the logons: not measured

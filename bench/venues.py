@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from engine.launch import free_ports
+from engine.process.launch import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 DICTIONARY = ROOT / "fix_specs" / "FIX44.xml"
@@ -206,7 +206,7 @@ def run(report=print, orders_per_venue: int = 1500) -> dict[str, float]:
         config = _venue_config(ports, Path(tmp))
         for label, command in (
                 ("raw quickfix echo", [python, "-m", "bench.venues", "--serve-echo", *map(str, ports)]),
-                ("sim venues", [python, "-m", "engine.cli", "venues", "--config", str(config)])):
+                ("sim venues", [python, "-m", "engine.commands.cli", "venues", "--config", str(config)])):
             server = _start(command)
             try:
                 seconds, orders, messages = _drive(ports, orders_per_venue)

@@ -10,7 +10,6 @@ the manager stops, weights are snapshotted, the FIX sessions log out and the jou
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 import time
 
@@ -21,10 +20,10 @@ from engine.allocation.policies import PolicyError
 from engine.allocation.registry import make_policy
 from engine.allocation.rules import VenueRules
 from engine.domain.ids import IdFactory, run_prefix
-from engine.engine_config import EngineConfig
+from engine.config import EngineConfig
+from engine.journal import Journal, JournalError, latest_weights, used_cl_ord_ids
 from engine.manager.order_manager import OrderManager
 from engine.manager.weights import WeightBook
-from engine.store import Journal, JournalError, latest_weights, used_cl_ord_ids
 
 log = structlog.get_logger("engine")
 VENUE_LOGON_WAIT_SECONDS = 5.0
@@ -33,8 +32,7 @@ GIL_SWITCH_INTERVAL_SECONDS = 0.00005
 
 def build_weights(config: EngineConfig) -> WeightBook:
     """The configured policy over the configured venues, in config order."""
-    market = dataclasses.replace(config.market, venues=tuple(v.profile for v in config.venues))
-    return WeightBook(lambda: make_policy(config.policy, market, seed=config.seed),
+    return WeightBook(lambda: make_policy(config.policy, config.venue_market, seed=config.seed),
                       config.weights.min_symbol_history)
 
 
@@ -62,7 +60,7 @@ def _warm_up(weights: WeightBook, config: EngineConfig) -> None:
     first refit (expgrad's comes after 1,000 sweeps: it stalled that sweep 28 ms with the kernel
     cache warm, longer with it cold)."""
     symbol = config.symbols[0]
-    rules = VenueRules.of(tuple(v.profile for v in config.venues))
+    rules = VenueRules.of(config.venue_profiles)
     allocation = weights.allocate(symbol, config.market.order_size_range()[1], rules,
                                   np.ones(len(config.venues), dtype=np.bool_))
     weights.observe(symbol, allocation, np.zeros(len(config.venues)))
@@ -116,7 +114,7 @@ class Engine:
         log.info("engine started", run=self.journal.run, policy=config.policy, venues=len(config.venues),
                  weights_restored=restored,
                  open_parents=sum(1 for p in self.manager.parents.values() if not p.is_final),
-                 trader_port=config.fix.trader_port, journal=str(config.journal))
+                 trader_port=config.fix.trader.port, journal=str(config.journal))
 
     async def _wait_for_venues(self, timeout: float) -> list[str]:
         """Give the venue sessions a moment to log on, so the first parents see every venue."""

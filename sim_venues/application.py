@@ -32,7 +32,7 @@ import quickfix as fix
 
 from engine.fix.thread_state import keep_thread_state
 from engine.fix.translate import fields_of
-from sim_venues.config import FaultConfig, LatencyConfig
+from sim_venues.host_config import FaultConfig, LatencyConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.scheduler import Scheduler

@@ -12,8 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
-from engine.logs import write_line
-from engine.runtime import freeze_startup_heap
+from engine.process.logs import write_line
+from engine.process.runtime import freeze_startup_heap
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +27,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from engine.config import ConfigError
-    from sim_venues.config import load_config
+    from engine.config.loading import load_or_report
+    from sim_venues.host_config import load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(f"dark-agg venues: {error}", file=sys.stderr)
+    config = load_or_report(load_config, args.config, "venues")
+    if config is None:
         return 2
     if args.seed is not None:
         config = replace(config, seed=args.seed)
@@ -57,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {listing.venue:<6} port {listing.port:<5} SenderCompID={listing.sender_comp_id:<10} "
               f"TargetCompID={listing.target_comp_id:<10} mode={listing.mode} reports={listing.report_style}")
     freeze_startup_heap()
-    write_line("ready")  # one whole line: scripts (engine.launch) wait for it
+    write_line("ready")  # one whole line: scripts (engine.process.launch) wait for it
     try:
         while not stopping.wait(0.5):
             pass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim_venues.config import FaultConfig, ReportFault
+from sim_venues.host_config import FaultConfig, ReportFault
 
 
 @dataclass(frozen=True, slots=True)

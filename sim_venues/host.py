@@ -27,9 +27,9 @@ if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, None):
     except ValueError:  # not the main thread: the embedding program owns signals
         pass
 
-from engine.logs import write_line
+from engine.process.logs import write_line
 from sim_venues.application import VenueApplication, VenueSession
-from sim_venues.config import FaultConfig, HostConfig, VenueConfig
+from sim_venues.host_config import FaultConfig, HostConfig, VenueConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng, warm_up
@@ -39,7 +39,7 @@ from sim_venues.pricing import MidpointWalk
 from sim_venues.scheduler import Scheduler
 from sim_venues.settings import BEGIN_STRING, build_session_settings
 from sim_venues.venue import Venue
-from sim_venues.config import TIME_IN_FORCE_CODES
+from sim_venues.host_config import TIME_IN_FORCE_CODES
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,10 @@ class VenueHost:
             if venue.mode == "book":
                 liquidity[symbol] = BookLiquidity(venue.book)
             else:
-                liquidity[symbol] = IidLiquidity(venue.profile_for(symbol), venue_rng(seed, venue.name, symbol, "liquidity"))
-            prices[symbol] = MidpointWalk(spec.reference_price, spec.tick, spec.walk_step_probability,
+                liquidity[symbol] = IidLiquidity(self.config.profile_of(venue.name, symbol), venue_rng(seed, venue.name, symbol, "liquidity"))
+            prices[symbol] = MidpointWalk(self.config.reference_price(symbol), spec.tick, spec.walk_step_probability,
                                           venue_rng(seed, venue.name, symbol, "midpoint"))
-        rules = VenueRules.of(venue.profile, frozenset(TIME_IN_FORCE_CODES[t] for t in venue.time_in_force))
+        rules = VenueRules.of(self.config.profile_of(venue.name), frozenset(TIME_IN_FORCE_CODES[t] for t in venue.time_in_force))
         core = Venue(venue.name, rules, liquidity, prices, report_style=venue.report_style, ack_new=venue.ack_new,
                      history_limit=self.config.history_limit)
         return VenueSession(venue=core, session_id=fix.SessionID(BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),

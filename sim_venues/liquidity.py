@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.allocation.liquidity import sample_liquidity_kernel
 from engine.allocation.profiles import LiquidityParams, VenueProfile
-from sim_venues.config import BookConfig
+from sim_venues.host_config import BookConfig
 from sim_venues.matching import Side
 
 _BLOCK = 512  # draws per kernel call: amortises the call, small enough to start instantly

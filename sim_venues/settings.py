@@ -19,7 +19,7 @@ turns it into ``quickfix.SessionSettings``. Choices made on purpose (see FIX_NOT
 from __future__ import annotations
 
 from engine.fix.settings import policy_settings
-from sim_venues.config import HostConfig
+from sim_venues.host_config import HostConfig
 
 BEGIN_STRING = "FIX.4.4"
 

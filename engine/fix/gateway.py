@@ -31,7 +31,7 @@ import quickfix as fix
 import structlog
 
 from engine.domain.ids import SessionKey
-from engine.engine_config import EngineConfig
+from engine.config import EngineConfig
 from engine.fix import restore_sigint, translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
@@ -68,7 +68,7 @@ class FixGateway:
         self._keep_alive: list = []
         try:
             self._trader_settings = build_session_settings(trader_table)
-            self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader_store == "file"
+            self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader.store == "file"
                                   else fix.MemoryStoreFactory())
             self._trader_log = fix.FileLogFactory(self._trader_settings) if config.fix.message_log else None
             self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store,
@@ -97,7 +97,7 @@ class FixGateway:
 
     @property
     def trader_address(self) -> str:
-        return f"{self.config.fix.trader_host}:{self.config.fix.trader_port}"
+        return f"{self.config.fix.trader.host}:{self.config.fix.trader.port}"
 
     # -- lifecycle (call from the loop) ---------------------------------------------------------
 
@@ -110,14 +110,14 @@ class FixGateway:
         self._bridge.bind(loop)
         await loop.run_in_executor(None, self._start_blocking)
         self._started = True
-        log.info("FIX gateway started", trader_port=self.config.fix.trader_port,
+        log.info("FIX gateway started", trader_port=self.config.fix.trader.port,
                  traders=list(self.traders.sessions), venues=list(self.venues.names))
 
     def _start_blocking(self) -> None:
         try:
             self._acceptor.start()
         except fix.FIXException as error:
-            raise GatewayError(f"could not accept traders on port {self.config.fix.trader_port}: {error}") from None
+            raise GatewayError(f"could not accept traders on port {self.config.fix.trader.port}: {error}") from None
         for started, initiator in enumerate(self._initiators):
             try:
                 initiator.start()

@@ -28,11 +28,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from engine.config import ConfigError
-from engine.engine_config import FixConfig, VenueSessionConfig, VenueSessionPolicy
+from engine.config import ConfigError, FixConfig, SessionRules, VenueSessionConfig
 
 BEGIN_STRING = "FIX.4.4"
-DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
 
 SessionParts = tuple[str, str, str]  # (BeginString, SenderCompID, TargetCompID)
 
@@ -66,9 +64,9 @@ def _resets(flag: str) -> dict[str, str]:
 
 
 def trader_settings_table(fix: FixConfig) -> SettingsTable:
-    """The acceptor: one session per trader CompID on ``fix.trader_port``."""
-    file_store = fix.trader_store == "file"
-    defaults = {"ConnectionType": "acceptor", **_common(fix), "SocketAcceptPort": str(fix.trader_port),
+    """The acceptor: one session per trader CompID on ``fix.trader.port``."""
+    file_store = fix.trader.store == "file"
+    defaults = {"ConnectionType": "acceptor", **_common(fix), "SocketAcceptPort": str(fix.trader.port),
                 "SocketReuseAddress": "Y", **_resets("N" if file_store else "Y")}
     if file_store:
         if fix.store_path is None:
@@ -76,7 +74,7 @@ def trader_settings_table(fix: FixConfig) -> SettingsTable:
         defaults["FileStorePath"] = str((Path(fix.store_path) / "trader").resolve())
     if fix.message_log is not None:
         defaults["FileLogPath"] = str((Path(fix.message_log) / "trader").resolve())
-    sessions = [((BEGIN_STRING, fix.trader_sender_comp_id, trader.comp_id), {}) for trader in fix.trader_sessions]
+    sessions = [((BEGIN_STRING, fix.trader.sender_comp_id, trader), {}) for trader in fix.trader.sessions]
     table = SettingsTable(defaults, sessions)
     _check_distinct(table, "fix.trader.sessions")
     return table
@@ -117,14 +115,14 @@ def _venue_section(venue: VenueSessionConfig, defaults: dict[str, str]) -> dict[
             **policy_settings(venue.session, defaults)}
 
 
-def policy_settings(policy: VenueSessionPolicy, defaults: dict[str, str]) -> dict[str, str]:
+def policy_settings(policy: SessionRules, defaults: dict[str, str]) -> dict[str, str]:
     """A session policy as QuickFIX settings, where it differs from ``defaults`` (the engine's venue
     initiators and the sim venues' acceptor alike)."""
     section: dict[str, str] = {}
     for key, value in (("ResetOnLogon", policy.reset_on_logon), ("ResetOnLogout", policy.reset_on_logout),
                        ("ResetOnDisconnect", policy.reset_on_disconnect)):
         flag = "Y" if value else "N"
-        if defaults[key] != flag:
+        if value is not None and defaults[key] != flag:  # None: the store's default
             section[key] = flag
     if policy.reset_time is not None:  # a 24-hour session, reset by QuickFIX at that time every day
         section.update({"NonStopSession": "N", "StartTime": policy.reset_time, "EndTime": policy.reset_time})

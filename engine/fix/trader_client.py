@@ -40,7 +40,8 @@ import quickfix as fix
 
 from engine.domain.orders import TimeInForce
 from engine.fix import restore_sigint
-from engine.fix.settings import BEGIN_STRING, DEFAULT_DATA_DICTIONARY, SettingsTable, build_session_settings
+from engine.config.engine import DEFAULT_DATA_DICTIONARY
+from engine.fix.settings import BEGIN_STRING, SettingsTable, build_session_settings
 from engine.fix.thread_state import keep_thread_state
 from engine.fix.translate import (SOH, TIME_IN_FORCE_CODES, build_message, fields_of, format_price, format_qty,
                                   utc_timestamp)

@@ -20,7 +20,7 @@ import structlog
 from engine.domain.ids import SessionKey
 from engine.domain.messages import (STATE_CHANGING_REQUESTS, BusinessRefusal, CancelRefused, ParentReport,
                                     TraderSessionChanged)
-from engine.engine_config import FixConfig
+from engine.config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
@@ -46,11 +46,11 @@ class TraderEdge(fix.Application):
         self._inbox = inbox
         # Our own SessionID copies, built from config: safe to use from any thread at any time.
         self._session_ids: dict[str, fix.SessionID] = {}
-        for trader in config.trader_sessions:
-            session_id = fix.SessionID(BEGIN_STRING, config.trader_sender_comp_id, trader.comp_id)
+        for trader in config.trader.sessions:
+            session_id = fix.SessionID(BEGIN_STRING, config.trader.sender_comp_id, trader)
             self._session_ids[session_id.toString()] = session_id
         self._logged_on = dict.fromkeys(self._session_ids, False)
-        self._store_while_down = config.trader_store == "file"
+        self._store_while_down = config.trader.store == "file"
         self.counts = EdgeCounts(log, "trader")
 
     @property

@@ -20,7 +20,7 @@ import structlog
 
 from engine.domain.ids import VenueName
 from engine.domain.messages import CancelChild, QueryChild, SubmitChild, VenueSessionChanged
-from engine.engine_config import VenueSessionConfig
+from engine.config import VenueSessionConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge

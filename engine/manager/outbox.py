@@ -34,8 +34,8 @@ import structlog
 
 from engine.domain.messages import (BusinessRefusal, CancelChild, CancelRefused, ParentReport, QueryChild,
                                     ReportKind, SubmitChild, report_record)
+from engine.journal import Journal, JournalError
 from engine.manager.ports import TraderPort, VenuePort
-from engine.store import Journal, JournalError
 
 log = structlog.get_logger("engine.outbox")
 

@@ -19,7 +19,7 @@ from engine.domain.ids import ChildId, ClOrdId, ParentId, SessionKey, Symbol, Ve
 from engine.domain.messages import CancelParent, ParentStatus, ReplaceParent
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
 from engine.domain.parent import ParentOrder
-from engine.store import child_row, open_parents, parent_row, seen_exec_ids
+from engine.journal import child_row, open_parents, parent_row, seen_exec_ids
 
 
 def restore_parents(journal: Path, adopt: Callable[[ChildOrder], None]) -> list[ParentOrder]:

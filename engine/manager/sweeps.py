@@ -28,11 +28,11 @@ from engine.domain.child import ChildOrder, ChildState, ChildTrigger
 from engine.domain.ids import ChildId, IdFactory, VenueName
 from engine.domain.messages import CancelChild, SubmitChild
 from engine.domain.parent import ParentOrder
-from engine.engine_config import EngineConfig
+from engine.config import EngineConfig
+from engine.journal import Journal, SweepRow
 from engine.manager.outbox import Outbox
 from engine.manager.ports import VenuePort
 from engine.manager.weights import WeightBook
-from engine.store import Journal, SweepRow
 
 log = structlog.get_logger("engine.sweep")
 REJECTS_BEFORE_BENCH = 5
@@ -76,7 +76,7 @@ class SweepRunner:
         self.journal = journal
         self.ids = ids
         self.venue_names = [VenueName(v.name) for v in config.venues]
-        self.base_rules = VenueRules.of(tuple(v.profile for v in config.venues))
+        self.base_rules = VenueRules.of(config.venue_profiles)
         self.enabled = np.array([v.enabled for v in config.venues], dtype=np.bool_)
         self.min_qty = [v.min_qty or 0 for v in config.venues]
         self.children: dict[ChildId, ChildOrder] = {}

@@ -16,7 +16,7 @@ from engine.allocation.calibration import (
     CalibrationError, estimate_from_outcomes, estimate_from_prints, fit_pareto_tail, hill_estimate,
     simulate_outcomes, simulate_prints)
 from engine.allocation.profiles import MarketProfile, VenueProfile
-from engine.cli import main
+from engine.commands.cli import main
 from engine.config import load_market, market_to_dict
 
 REPO = Path(__file__).resolve().parents[2]

@@ -114,7 +114,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         run_dir = _run_directory(options, cleanup)
         configs, dropping = write_crash_configs(run_dir, seed=options.seed, disconnect_venues=options.disconnects,
                                                 disconnect_every=options.disconnect_every)
-        from engine.engine_config import load_engine_config
+        from engine.config import load_engine_config
         config = load_engine_config(configs.engine)  # a config the engine refuses fails here, named
 
         rng = random.Random(options.seed)

@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from engine.launch import Process, RunConfigs
+from engine.process.launch import Process, RunConfigs
 
 KILLED = -signal.SIGKILL  # Popen's returncode of a process ended by our SIGKILL
 SESSIONS_BACK_SECONDS = 15.0  # the engine reconnects every fix.reconnect_seconds (1 s as shipped)

@@ -1,5 +1,5 @@
 """The run configs of a crash check: the shipped sim_venues.yaml and engine.yaml on free ports
-(engine.launch.write_run_configs), made durable on both sides of every FIX session.
+(engine.process.launch.write_run_configs), made durable on both sides of every FIX session.
 
 Durable means: the venues keep sequence numbers and an order memory on disk (so a restarted venue
 resends reports the engine missed and refuses a child id it has seen), and the engine's venue
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.launch import RunConfigs, write_run_configs
+from engine.process.launch import RunConfigs, write_run_configs
 
 # The per-venue FIX session policy of the engine's venue sessions (engine venue_defaults.session).
 ENGINE_VENUE_SESSION = {"store": "file", "reset_on_logon": False, "reset_on_logout": False,

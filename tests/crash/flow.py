@@ -32,8 +32,8 @@ def make_trader(config, run_dir: Path):
     reconnecting every second; it keeps every report (the end waits on them)."""
     from engine.fix.trader_client import TraderClient
 
-    return TraderClient(config.fix.trader_host, config.fix.trader_port, config.fix.trader_sessions[0].comp_id,
-                        config.fix.trader_sender_comp_id, config.fix.data_dictionary, reconnect_seconds=1,
+    return TraderClient(config.fix.trader.host, config.fix.trader.port, config.fix.trader.sessions[0],
+                        config.fix.trader.sender_comp_id, config.fix.data_dictionary, reconnect_seconds=1,
                         store_path=run_dir / "trader_store")
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from engine.allocation.profiles import MarketProfile, VenueProfile
-from engine.engine_config import EngineConfig, FixConfig, TraderSessionConfig, VenueSessionConfig
-from engine.fix.settings import DEFAULT_DATA_DICTIONARY
-from sim_venues.config import config_from_dict
+from engine.config import EngineConfig, FixConfig, TraderConfig, VenueSessionConfig
+from engine.config.engine import DEFAULT_DATA_DICTIONARY
+from sim_venues.host_config import config_from_dict
 from tests.sim_venues.fix_client import free_port
 
 ENGINE_COMP_ID = "AGGTEST"
@@ -68,25 +68,24 @@ def sim_host(engine_market, tmp_path_factory):
 @pytest.fixture(scope="session")
 def make_engine_config(engine_market, sim_host, tmp_path_factory):
     """``make_engine_config(**changes) -> EngineConfig`` for an engine on a free trader port whose
-    venues are ``sim_host``'s; keyword arguments replace FixConfig fields (``trader_sessions`` may be
-    a list of CompIDs), ``venues`` replaces the venue tuple. Each config gets its own folder."""
+    venues are ``sim_host``'s; ``trader_port``, ``trader_sessions`` (CompIDs) and ``trader_store``
+    replace TraderConfig fields, other keyword arguments FixConfig fields, ``venues`` the venue
+    tuple. Each config gets its own folder."""
 
-    def make(*, venues: tuple[VenueSessionConfig, ...] | None = None, **fix_changes) -> EngineConfig:
+    def make(*, venues: tuple[VenueSessionConfig, ...] | None = None, trader_port: int | None = None,
+             trader_sessions: list[str] = ("TRADER1",), trader_store: str = "file", **fix_changes) -> EngineConfig:
         folder = tmp_path_factory.mktemp("engine")
-        if "trader_sessions" in fix_changes:
-            fix_changes["trader_sessions"] = tuple(TraderSessionConfig(comp_id=c) for c in fix_changes["trader_sessions"])
+        trader = TraderConfig(port=trader_port or free_port(), sender_comp_id=ENGINE_COMP_ID,
+                              sessions=tuple(trader_sessions), store=trader_store)
         fix = FixConfig(**{
             "data_dictionary": DEFAULT_DATA_DICTIONARY, "heartbeat_seconds": 30, "reconnect_seconds": 1,
-            "trader_port": free_port(), "trader_sender_comp_id": ENGINE_COMP_ID,
-            "trader_sessions": (TraderSessionConfig(comp_id="TRADER1"),), "trader_store": "file",
-            "store_path": folder / "fix_store", **fix_changes})
+            "trader": trader, "store_path": folder / "fix_store", **fix_changes})
         if venues is None:
-            profiles = {v.name: v for v in engine_market.venues}
             venues = tuple(VenueSessionConfig(name=listing.venue, host="127.0.0.1", port=listing.port,
                                               sender_comp_id=listing.target_comp_id,
-                                              target_comp_id=listing.sender_comp_id, profile=profiles[listing.venue])
+                                              target_comp_id=listing.sender_comp_id)
                            for listing in sim_host.listings())
-        return EngineConfig(path=folder / "engine.yaml", market=engine_market, symbols=(SYMBOL,),
-                            journal=folder / "journal.sqlite", fix=fix, venues=venues)
+        return EngineConfig(market=engine_market, symbols=(SYMBOL,), journal=folder / "journal.sqlite", fix=fix,
+                            venues=venues)
 
     return make

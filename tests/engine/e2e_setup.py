@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.engine_config import engine_config_from_dict
-from sim_venues.config import config_from_dict
+from engine.config import engine_config_from_dict
+from sim_venues.host_config import config_from_dict
 from tests.sim_venues.fix_client import free_port
 
 SYMBOL = "E2E.L"

@@ -7,7 +7,7 @@ import asyncio
 import threading
 
 from engine.app import Engine
-from engine.engine_config import EngineConfig
+from engine.config import EngineConfig
 
 
 class EngineThread:

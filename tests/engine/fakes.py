@@ -15,9 +15,9 @@ from engine.domain.ids import IdFactory, SessionKey
 from engine.domain.messages import (NewParent, ParentStatus, ReportKind, SubmitChild, VenueOrderStatus,
                                     VenueReport, VenueReportKind)
 from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
-from engine.engine_config import engine_config_from_dict
+from engine.config import engine_config_from_dict
+from engine.journal import Journal
 from engine.manager.order_manager import OrderManager
-from engine.store import Journal
 
 SESSION = SessionKey("FIX.4.4:DARKAGG->TRADER1")
 SYMBOL = "VOD.L"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from engine.domain.ids import IdFactory, ParentId, VenueName, parent_of
-from engine.launch import CONFIG
+from engine.process.launch import CONFIG
 from tests.crash import CheckOptions, run_check
 from tests.crash.__main__ import main
 from tests.crash.check import plan_faults
@@ -180,8 +180,8 @@ def test_the_journal_is_read_as_column_dicts(tmp_path):
 
 
 def test_the_run_configs_are_durable_on_both_sides_and_accepted(tmp_path):
-    from engine.engine_config import load_engine_config
-    from sim_venues.config import load_config
+    from engine.config import load_engine_config
+    from sim_venues.host_config import load_config
 
     configs, dropping = write_crash_configs(tmp_path, seed=3, disconnect_venues=2, disconnect_every=25)
     venues = yaml.safe_load(configs.venues.read_text())

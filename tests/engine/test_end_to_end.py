@@ -13,7 +13,7 @@ import pytest
 
 from engine.domain.child import ChildState
 from engine.fix.trader_client import TraderClient
-from sim_venues.config import FaultConfig, ReportFault
+from sim_venues.host_config import FaultConfig, ReportFault
 from tests.engine.e2e_setup import SYMBOL, engine_config, start_venues
 from tests.engine.engine_thread import EngineThread
 from tests.sim_venues.fix_client import eventually
@@ -45,7 +45,7 @@ def engine(folder, venues):
 @pytest.fixture(scope="module")
 def trader(engine):
     fix = engine.engine.config.fix
-    client = TraderClient(fix.trader_host, fix.trader_port, TRADER_ID, ENGINE_ID, fix.data_dictionary)
+    client = TraderClient(fix.trader.host, fix.trader.port, TRADER_ID, ENGINE_ID, fix.data_dictionary)
     client.start()
     assert client.wait_logged_on(10)
     yield client

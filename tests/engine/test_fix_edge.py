@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from engine.domain.messages import (BusinessRefusal, CancelChild, CancelParent, 
                                     VenueCancelRefused, VenueOrderStatus, VenueReport, VenueReportKind,
                                     VenueSessionChanged)
 from engine.domain.orders import OrderType, RejectReason, Side, TimeInForce
-from engine import order_command
+from engine.commands import order as order_command
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.gateway import FixGateway, GatewayError
@@ -98,7 +99,7 @@ async def edge(make_engine_config):
     config = make_engine_config(trader_sessions=[TRADER, CLI_TRADER])  # trader_store: file, as in production
     gateway = FixGateway(config, inbox)
     await gateway.start()
-    trader = TraderClient("127.0.0.1", config.fix.trader_port, TRADER, ENGINE_COMP_ID, config.fix.data_dictionary)
+    trader = TraderClient("127.0.0.1", config.fix.trader.port, TRADER, ENGINE_COMP_ID, config.fix.data_dictionary)
     trader.start()
     assert await asyncio.to_thread(trader.wait_logged_on, 10)
     for venue in ENGINE_TEST_VENUES:
@@ -172,7 +173,7 @@ async def test_a_cancel_is_refused_too_late_for_a_done_child_and_unknown_for_a_s
 
 
 async def test_a_venue_that_drops_the_connection_is_down_until_it_logs_on_again(edge, sim_host):
-    from sim_venues.config import FaultConfig
+    from sim_venues.host_config import FaultConfig
 
     venues, inbox = edge.gateway.venues, edge.inbox
     flaky = VenueName("FLAKY")
@@ -416,7 +417,7 @@ def _play_manager(edge: Edge):
 
 
 async def test_dark_agg_order_prints_each_report_and_exits_by_outcome(edge, tmp_path, capsys):
-    config_path = _order_config(tmp_path, edge.gateway.config.fix.trader_port)
+    config_path = _order_config(tmp_path, edge.gateway.config.fix.trader.port)
     edge.inbox.respond = _play_manager(edge)
     try:
         filled = await asyncio.to_thread(order_command.run, _order_args(config_path, "--symbol", SYMBOL, "--limit", "21",
@@ -459,8 +460,8 @@ async def test_a_trader_port_in_use_is_a_gateway_error_naming_it(make_engine_con
 async def test_stop_is_prompt_idempotent_and_frees_the_session_ids(make_engine_config):
     # A gateway of its own: a trader CompID nobody else uses, and a venue nobody listens on.
     venue = make_engine_config().venues[0]
-    lonely = type(venue)(name=venue.name, host="127.0.0.1", port=free_port(), sender_comp_id="AGGSTOP",
-                         target_comp_id="XNOBODY", profile=venue.profile)
+    lonely = dataclasses.replace(venue, host="127.0.0.1", port=free_port(), sender_comp_id="AGGSTOP",
+                                 target_comp_id="XNOBODY")
     config = make_engine_config(trader_sessions=["STOPPER"], trader_store="memory", venues=(lonely,))
     session = SessionKey(f"FIX.4.4:{ENGINE_COMP_ID}->STOPPER")
     inbox = RecordingInbox()
@@ -469,7 +470,7 @@ async def test_stop_is_prompt_idempotent_and_frees_the_session_ids(make_engine_c
     report = ParentReport(session, "O", ClOrdId("S1"), ExecId("E"), ReportKind.NEW, ParentStatus.NEW, Side.BUY,
                           Symbol(SYMBOL), 1, 0, 1, 0.0)
     assert not gateway.traders.report(report)  # memory store, nobody logged on: not sent
-    trader = TraderClient("127.0.0.1", config.fix.trader_port, "STOPPER", ENGINE_COMP_ID)
+    trader = TraderClient("127.0.0.1", config.fix.trader.port, "STOPPER", ENGINE_COMP_ID)
     trader.start()
     try:
         assert await asyncio.to_thread(trader.wait_logged_on, 10)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError
-from engine.engine_config import load_engine_config
+from engine.config import ConfigError, load_engine_config
 from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
                                  venue_settings_table)
 
@@ -17,7 +16,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = load_engine_config(PROJECT / "config" / "engine.yaml")
 
 
-def fix_config(**changes):
+def fix_config(trader_store: str | None = None, **changes):
+    if trader_store is not None:
+        changes["trader"] = dataclasses.replace(SHIPPED.fix.trader, store=trader_store)
     return dataclasses.replace(SHIPPED.fix, **changes)
 
 
@@ -73,7 +74,7 @@ def test_the_venue_initiator_has_one_session_per_enabled_venue_resetting_at_ever
 
 
 def test_the_shipped_engine_config_reaches_every_shipped_sim_venue():
-    from sim_venues.config import load_config
+    from sim_venues.host_config import load_config
 
     venues = load_config(PROJECT / "config" / "sim_venues.yaml")
     listening = {(v.port, v.sender_comp_id, v.target_comp_id) for v in venues.venues}
@@ -110,7 +111,7 @@ def _with_policies(policies: dict[int, dict]):
     """The shipped config with ``session:`` policies for some venues (index -> mapping), as YAML has them."""
     import yaml
 
-    from engine.engine_config import engine_config_from_dict
+    from engine.config import engine_config_from_dict
 
     document = yaml.safe_load((PROJECT / "config" / "engine.yaml").read_text())
     for index, policy in policies.items():

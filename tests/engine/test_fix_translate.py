@@ -18,7 +18,7 @@ from engine.domain.messages import (BusinessRefusal, CancelChild, CancelParent, 
                                     VenueOrderStatus, VenueReport, VenueReportKind)
 from engine.domain.orders import OrderType, ParentSpec, RejectReason, Side, TimeInForce
 from engine.fix import translate
-from engine.fix.settings import DEFAULT_DATA_DICTIONARY
+from engine.config.engine import DEFAULT_DATA_DICTIONARY
 from engine.fix.trader_client import parse_report
 
 SESSION = SessionKey("FIX.4.4:DARKAGG->TRADER1")

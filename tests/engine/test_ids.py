@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from engine.domain.ids import IdFactory, ParentId, VenueName, parent_of, run_prefix
-from engine.store import Journal, runs
+from engine.journal import Journal, runs
 
 
 def _factory(journal: Journal) -> IdFactory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 
-from engine import launch
+from engine.process import launch
 
 
 def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range():

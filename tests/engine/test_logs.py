@@ -1,6 +1,6 @@
 """The start-up announcement: the line ``ready`` comes out whole, never glued to a log line, even
 while the log writer thread writes batches to the same file (stdout and stderr merged, as
-engine.launch runs the engine and the sim venues)."""
+engine.process.launch runs the engine and the sim venues)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import textwrap
 _SCRIPT = textwrap.dedent("""
     import sys, threading, time
     import structlog
-    import engine.logs
-    from engine.logs import configure_logging, write_line
+    import engine.process.logs
+    from engine.process.logs import configure_logging, write_line
 
-    engine.logs.FLUSH_SECONDS = 0.0002  # batches far more often than in production: collisions likely
+    engine.process.logs.FLUSH_SECONDS = 0.0002  # batches far more often than in production: collisions likely
     configure_logging("json", "info", stream=sys.stderr)
     log = structlog.get_logger("noise")
     stop = threading.Event()

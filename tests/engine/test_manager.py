@@ -216,9 +216,9 @@ async def test_a_venue_reject_ends_the_child_teaches_nothing_and_the_parent_goes
 
 
 async def test_a_finished_parent_leaves_memory_and_is_still_answered_from_the_journal(tmp_path, monkeypatch):
-    from engine.manager import order_manager
+    from engine.manager import parent_tasks
 
-    monkeypatch.setattr(order_manager, "_FORGET_CHILDREN_AFTER", 0.2)  # longer than one journal batch
+    monkeypatch.setattr(parent_tasks, "_FORGET_CHILDREN_AFTER", 0.2)  # longer than one journal batch
     async with Harness(tmp_path) as h:
         cl = h.order(900, tif=TimeInForce.IOC)
         answer_all(h, await h.children(3), fraction=0.5)

@@ -12,9 +12,9 @@ from engine.domain.child import ChildState
 from engine.domain.messages import (CancelParent, ParentStatus, ReplaceParent, ReportKind, VenueOrderStatus, VenueReport,
                                     VenueReportKind)
 from engine.domain.orders import TimeInForce
+from engine.journal import open_parents
 from engine.manager.weights import MARKET_KEY
 from engine.manager.restore import restore_parents
-from engine.store import open_parents
 from tests.engine.fakes import SESSION, Harness, answer_all, until
 
 EXPGRAD = {"policy": "expgrad", "sweep": {"deadline_ms": 40, "interval_ms": 1, "cancel_retry_ms": 50}}
@@ -106,7 +106,7 @@ async def test_a_replace_pending_at_the_stop_is_carried_out_after_the_restart(tm
 def test_a_journal_from_before_pending_requests_were_kept_opens_and_restores(tmp_path):
     import sqlite3
 
-    from engine.store import SCHEMA, Journal
+    from engine.journal import SCHEMA, Journal
 
     path = tmp_path / "old.sqlite"
     old_schema = SCHEMA.replace(", pending_cl_ord_id TEXT, pending_quantity INTEGER", "")
@@ -130,7 +130,7 @@ async def _new_children(h, count=3):
 
 def test_weights_of_another_policy_are_not_restored(tmp_path):
     from engine.app import build_weights
-    from engine.store import Journal
+    from engine.journal import Journal
     from tests.engine.fakes import engine_config
 
     config = engine_config(tmp_path, policy="expgrad")
@@ -142,7 +142,7 @@ def test_weights_of_another_policy_are_not_restored(tmp_path):
 
 
 async def test_the_live_weights_export_in_the_study_format_with_the_weight_map(tmp_path):
-    from engine.engine_report import export_weights
+    from engine.commands.run_report import export_weights
 
     async with Harness(tmp_path, **EXPGRAD) as h:
         for _ in range(3):
@@ -160,7 +160,7 @@ async def test_the_live_weights_export_in_the_study_format_with_the_weight_map(t
 
 
 async def test_the_live_weights_reach_the_journal_by_time_while_the_engine_runs(tmp_path):
-    from engine.store import latest_weights
+    from engine.journal import latest_weights
 
     async with Harness(tmp_path, policy="expgrad", weights={"snapshot_seconds": 0.05, "min_symbol_history": 5},
                        sweep={"deadline_ms": 40, "interval_ms": 1}) as h:
@@ -177,7 +177,7 @@ async def test_the_live_weights_reach_the_journal_by_time_while_the_engine_runs(
 
 
 def test_only_the_newest_weight_snapshots_are_kept_per_key(tmp_path):
-    from engine.store import Journal, latest_weights
+    from engine.journal import Journal, latest_weights
 
     journal = Journal(tmp_path / "journal.sqlite", keep_weight_snapshots=3)
     for at in range(1, 6):

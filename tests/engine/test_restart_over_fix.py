@@ -12,7 +12,7 @@ import pytest
 
 from engine.allocation.rules import VenueRules
 from engine.fix.trader_client import TraderClient
-from engine.store import latest_weights, open_parents
+from engine.journal import latest_weights, open_parents
 from tests.engine.e2e_setup import SYMBOL, engine_config, start_venues
 from tests.engine.engine_thread import EngineThread
 
@@ -24,7 +24,7 @@ ENGINE_ID, TRADER_ID = "AGGRST", "RSTTRADER"
 def test_a_restart_restores_the_weights_and_the_open_parent(tmp_path):
     venues = start_venues(tmp_path, ENGINE_ID, "R")
     config = engine_config(tmp_path, venues, ENGINE_ID, TRADER_ID)
-    trader = TraderClient(config.fix.trader_host, config.fix.trader_port, TRADER_ID, ENGINE_ID, config.fix.data_dictionary)
+    trader = TraderClient(config.fix.trader.host, config.fix.trader.port, TRADER_ID, ENGINE_ID, config.fix.data_dictionary)
     try:
         first = EngineThread(config).start()
         trader.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from engine.runtime import freeze_startup_heap
+from engine.process.runtime import freeze_startup_heap
 
 
 def test_freezing_takes_the_startup_heap_out_of_the_collectors_view():

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import quickfix as fix
 
-from engine.fix.settings import BEGIN_STRING, DEFAULT_DATA_DICTIONARY, SettingsTable, build_session_settings
+from engine.config.engine import DEFAULT_DATA_DICTIONARY
+from engine.fix.settings import BEGIN_STRING, SettingsTable, build_session_settings
 from engine.fix.trader_client import TraderClient
 from engine.fix.translate import utc_timestamp
 from tests.sim_venues.fix_client import QuietApplication, eventually, free_port

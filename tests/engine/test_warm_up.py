@@ -18,8 +18,8 @@ import numba
 import engine.allocation
 from engine.allocation.rules import VenueRules
 from engine.app import _warm_up, build_weights
-from engine.engine_config import load_engine_config
-from engine.launch import write_run_configs
+from engine.config import load_engine_config
+from engine.process.launch import write_run_configs
 
 def signatures():
     counts = {}
@@ -38,7 +38,7 @@ with tempfile.TemporaryDirectory() as tmp:
         _warm_up(build_weights(config), config)
         before = signatures()
         weights = build_weights(config)
-        rules = VenueRules.of(tuple(v.profile for v in config.venues))
+        rules = VenueRules.of(config.venue_profiles)
         everywhere = np.ones(len(config.venues), dtype=np.bool_)
         draws = np.random.default_rng(7)
         for round_ in range(1_100):  # past expgrad's first refit, at round 1,000

@@ -9,7 +9,7 @@ import sqlite3
 
 from engine.domain.messages import ParentReport, ParentStatus, ReportKind, report_record
 from engine.domain.orders import Side
-from engine.store import Journal, JournalError, unsent_trader_reports
+from engine.journal import Journal, JournalError, unsent_trader_reports
 from tests.engine.fakes import SESSION, SYMBOL, FakeTraders, FakeVenues, Harness, answer_all, until
 
 
@@ -156,8 +156,8 @@ async def test_a_report_for_a_child_the_journal_lacks_is_booked_to_the_parent_it
 
 
 def test_what_a_crash_left_in_the_log_reaches_the_tables_when_the_journal_opens_and_only_once(tmp_path):
-    from engine.store import incidents
-    from engine.write_ahead_log import LogWriter, log_files
+    from engine.journal import incidents
+    from engine.journal.write_ahead_log import LogWriter, log_files
 
     path = tmp_path / "journal.sqlite"
     Journal(path).close()
@@ -177,11 +177,11 @@ def test_what_a_crash_left_in_the_log_reaches_the_tables_when_the_journal_opens_
 
 
 def test_a_large_log_rotates_once_applied_and_nothing_is_lost(tmp_path, monkeypatch):
-    import engine.store as store
-    from engine.store import incidents
-    from engine.write_ahead_log import log_files
+    from engine.journal import journal as journal_module
+    from engine.journal import incidents
+    from engine.journal.write_ahead_log import log_files
 
-    monkeypatch.setattr(store, "ROTATE_BYTES", 2000)
+    monkeypatch.setattr(journal_module, "ROTATE_BYTES", 2000)
     journal = Journal(tmp_path / "journal.sqlite")
     for number in range(300):
         journal.record_incident("test", f"incident {number} " + "x" * 50, float(number))

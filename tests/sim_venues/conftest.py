@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.allocation.profiles import MarketProfile, VenueProfile
-from sim_venues.config import config_from_dict
+from sim_venues.host_config import config_from_dict
 from tests.sim_venues.fix_client import FixTestClient, VenueAddress, free_port
 
 CLIENT = "DARKAGG"

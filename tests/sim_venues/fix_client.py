@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import quickfix as fix
 
-from engine.launch import free_port  # noqa: F401 - the tests' one way to pick a port
+from engine.process.launch import free_port  # noqa: F401 - the tests' one way to pick a port
 
 SOH = "\x01"
 TERMINAL_STATUSES = {"2", "4", "8"}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sim_venues.config import FaultConfig, ReportFault
+from sim_venues.host_config import FaultConfig, ReportFault
 from tests.sim_venues.fix_client import eventually
 
 _ids = itertools.count()

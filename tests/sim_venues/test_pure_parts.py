@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from engine.config import ConfigError
-from sim_venues.config import BookConfig, config_from_dict, load_config
+from sim_venues.host_config import BookConfig, config_from_dict, load_config
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, venue_rng
 from sim_venues.matching import NewOrder, Side, ValidOrder, VenueRules, match
 from sim_venues.pricing import MidpointWalk

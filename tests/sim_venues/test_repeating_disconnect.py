@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError
-from sim_venues.config import FaultConfig, config_from_dict, faults_from_dict
+from sim_venues.host_config import FaultConfig, config_from_dict, faults_from_dict
 from sim_venues.faults import FaultState
 from tests.sim_venues.conftest import VENUES, host_document, market_for_tests
 from tests.sim_venues.fix_client import eventually

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from engine.launch import Process
-from sim_venues.config import config_from_dict
+from engine.process.launch import Process
+from sim_venues.host_config import config_from_dict
 from sim_venues.order_store import order_file_path
 from tests.sim_venues.conftest import CLIENT, SYMBOL, host_document, market_for_tests
 from tests.sim_venues.fix_client import FixTestClient, VenueAddress, eventually, free_port

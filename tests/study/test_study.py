@@ -5,7 +5,7 @@ import pytest
 
 from engine.allocation.liquidity import expected_fill
 from engine.allocation.profiles import LiquidityParams
-from engine.cli import main
+from engine.commands.cli import main
 from engine.config import load_market
 from engine.study.runner import PolicyTrace, StudyResult
 

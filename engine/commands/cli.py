@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``;
 modules are imported only when their subcommand runs, so ``dark-agg study`` never loads quickfix.
-This is the one place that may name ``sim_venues`` (the engine packages never import it).
+It and ``dark-agg config`` name ``sim_venues`` by module path only (the engine packages never import it).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import sys
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "study": ("engine.study.command", "offline study: policies against the oracle, weight maps, study.json"),
-    "calibrate": ("engine.calibration_command", "estimate venue liquidity profiles from trade prints or child outcomes"),
+    "study": ("engine.commands.study", "offline study: policies against the oracle, weight maps, study.json"),
+    "calibrate": ("engine.commands.calibrate", "estimate venue liquidity profiles from trade prints or child outcomes"),
     "venues": ("sim_venues.command", "run simulated dark venues (FIX acceptors) from a config file"),
-    "run": ("engine.run_command", "run the aggregator: trader sessions, venue sessions, learned sweeps"),
-    "order": ("engine.order_command", "send one parent order as a FIX trader and print its reports until it is done"),
-    "demo": ("engine.demo", "the product end to end: sim venues, the engine, a trader sending parents, a summary"),
-    "weights": ("engine.weights_command", "export the engine's live weights as study.json and a weight map"),
+    "run": ("engine.commands.run", "run the aggregator: trader sessions, venue sessions, learned sweeps"),
+    "order": ("engine.commands.order", "send one parent order as a FIX trader and print its reports until it is done"),
+    "demo": ("engine.commands.demo", "the product end to end: sim venues, the engine, a trader sending parents, a summary"),
+    "weights": ("engine.commands.weights", "export the engine's live weights as study.json and a weight map"),
+    "config": ("engine.commands.config", "check config files without starting anything, or print their JSON Schema"),
 }
 
 

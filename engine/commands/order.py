@@ -41,35 +41,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.config import ConfigError
-    from engine.engine_config import load_engine_config
+    from engine.config import load_engine_config
+    from engine.config.loading import load_or_report
 
-    try:
-        config = load_engine_config(args.config)
-    except ConfigError as error:
-        return _fail(str(error))
+    config = load_or_report(load_engine_config, args.config, "order")
+    if config is None:
+        return EXIT_FAILED
     tif = args.tif or ("GTD" if args.expire_seconds is not None else "DAY")
     if tif == "GTD" and args.expire_seconds is None:
         return _fail("--tif GTD needs --expire-seconds")
     if tif != "GTD" and args.expire_seconds is not None:
         return _fail(f"--expire-seconds is for GTD orders, not {tif}")
-    traders = [t.comp_id for t in config.fix.trader_sessions]
+    traders = list(config.fix.trader.sessions)
     trader = args.trader or traders[0]
     if trader not in traders:
-        return _fail(f"--trader {trader}: not a trader session of {config.path} (configured: {', '.join(traders)})")
+        return _fail(f"--trader {trader}: not a trader session of {args.config} (configured: {', '.join(traders)})")
 
     from engine.fix.trader_client import TraderClient, describe  # imports quickfix
 
     fix = config.fix
     reports: queue.SimpleQueue = queue.SimpleQueue()
-    client = TraderClient(fix.trader_host, fix.trader_port, trader, fix.trader_sender_comp_id, fix.data_dictionary,
+    client = TraderClient(fix.trader.host, fix.trader.port, trader, fix.trader.sender_comp_id, fix.data_dictionary,
                           on_report=reports.put)
     cl_ord_id = args.cl_ord_id or f"ORD-{int(time.time() * 1000)}"
     deadline = time.monotonic() + args.timeout
     client.start()
     try:
         if not client.wait_logged_on(min(args.timeout, 10.0)):
-            return _fail(f"no logon at {client.address} as {trader} -> {fix.trader_sender_comp_id}: "
+            return _fail(f"no logon at {client.address} as {trader} -> {fix.trader.sender_comp_id}: "
                          "is `dark-agg run` running there?")
         expire_at = None if args.expire_seconds is None else time.time() + args.expire_seconds
         print(f"{trader} -> {client.address}: {args.side} {args.qty} {args.symbol} "

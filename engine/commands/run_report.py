@@ -4,7 +4,6 @@ benchmark, so the three report the same numbers the same way."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,9 @@ from engine.allocation.oracle import oracle_allocation
 from engine.allocation.profiles import LiquidityParams, MarketProfile
 from engine.allocation.rules import VenueRules
 from engine.app import build_weights
-from engine.config import market_to_dict
-from engine.engine_config import EngineConfig
+from engine.config import EngineConfig, market_to_dict
 from engine.manager.weights import MARKET_KEY
-from engine.store import SweepRow, latest_weights, parents_since, sweeps
+from engine.journal import SweepRow, latest_weights, parents_since, sweeps
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -45,7 +43,7 @@ class RunSummary:
 
 def engine_market(config: EngineConfig) -> MarketProfile:
     """The market file restricted to the configured venues, in config order (the weights' columns)."""
-    return dataclasses.replace(config.market, venues=tuple(v.profile for v in config.venues))
+    return config.venue_market
 
 
 def summarise(config: EngineConfig, since: float = 0.0) -> RunSummary:

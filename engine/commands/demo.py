@@ -33,9 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.engine_config import load_engine_config
-    from engine.engine_report import export_weights, summarise
-    from engine.launch import Process, write_run_configs
+    from engine.config import load_engine_config
+    from engine.commands.run_report import export_weights, summarise
+    from engine.process.launch import Process, write_run_configs
 
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)  # a demo is a fresh run: fresh journal, fresh FIX stores
@@ -90,8 +90,8 @@ def _trade(config, args, progress) -> int:
             if done_count[0] == args.parents:
                 finished.set()
 
-    client = TraderClient(config.fix.trader_host, config.fix.trader_port, config.fix.trader_sessions[0].comp_id,
-                          config.fix.trader_sender_comp_id, config.fix.data_dictionary, on_report=on_report,
+    client = TraderClient(config.fix.trader.host, config.fix.trader.port, config.fix.trader.sessions[0],
+                          config.fix.trader.sender_comp_id, config.fix.data_dictionary, on_report=on_report,
                           keep_reports=False)
     with client:
         if not client.wait_logged_on(15):

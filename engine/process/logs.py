@@ -7,7 +7,7 @@ and cost the event loop about 70 us a line. A terminal gets every line at once.
 
 Every writer of the process's output (the batches, the console lines, :func:`write_line`) writes
 under one lock, whole lines only: the ``ready`` line that scripts wait for can never come out glued
-to a log line (stdout and stderr often share one file, as under `engine.launch`).
+to a log line (stdout and stderr often share one file, as under `engine.process.launch`).
 """
 
 from __future__ import annotations

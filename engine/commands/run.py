@@ -7,25 +7,23 @@ import asyncio
 import signal
 import sys
 
-from engine.config import ConfigError
-from engine.engine_config import load_engine_config
-from engine.runtime import freeze_startup_heap
+from engine.config import load_engine_config
+from engine.config.loading import load_or_report
+from engine.process.runtime import freeze_startup_heap
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/engine.yaml",
-                        help="engine config (default: %(default)s); schema in engine/engine_config.py")
+                        help="engine config (default: %(default)s); `dark-agg config check` validates it")
     parser.add_argument("--log-format", choices=["auto", "console", "json"],
                         help="override the config's log_format (auto: readable on a terminal, JSON otherwise)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.logs import configure_logging
+    from engine.process.logs import configure_logging
 
-    try:
-        config = load_engine_config(args.config)
-    except ConfigError as error:
-        print(f"dark-agg run: {error}", file=sys.stderr)
+    config = load_or_report(load_engine_config, args.config, "run")
+    if config is None:
         return 2
     configure_logging(args.log_format or config.log_format, config.log_level)
     return asyncio.run(serve(config))
@@ -33,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config) -> int:
     from engine.app import Engine
-    from engine.logs import write_line
+    from engine.process.logs import write_line
 
     engine = Engine(config)
     stop = asyncio.Event()
@@ -47,7 +45,7 @@ async def serve(config) -> int:
         await engine.stop()
         return 2
     freeze_startup_heap()  # a process-wide setting: here, not in Engine, which tests run in their own process
-    write_line("ready")  # what scripts wait for (engine.launch): one whole line, never glued to a log line
+    write_line("ready")  # what scripts wait for (engine.process.launch): one whole line, never glued to a log line
     failed = asyncio.ensure_future(engine.manager.failed.wait())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)

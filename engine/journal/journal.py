@@ -14,75 +14,27 @@ the journal's log file (see :class:`Journal`), SQLite in WAL mode with ``synchro
 survives a killed process (only a power cut can lose the last commits).
 
 A writer thread applies the log to the tables, packs and writes the weight snapshots (2-3 ms each,
-never on the loop) and checkpoints the log. Reading (restore, summaries, the weights export) opens
-its own connection to the tables.
+never on the loop) and checkpoints the log. Reading (restore, summaries, the weights export,
+:mod:`engine.journal.readers`) opens its own connection to the tables.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
 import sqlite3
 import threading
 import time
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
 
 import numpy as np
 
-from engine.write_ahead_log import ROTATE_BYTES, LogWriter, log_files, log_path, read_entries
+from engine.journal.readers import SweepRow
+from engine.journal.tables import (PRUNE_WEIGHTS, SCHEMA, STATEMENTS, add_missing_columns, connect,
+                                   pack_snapshot)
+from engine.journal.write_ahead_log import ROTATE_BYTES, LogWriter, log_files, log_path, read_entries
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS parents (
-    parent_id TEXT PRIMARY KEY, session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, orig_cl_ord_id TEXT NOT NULL,
-    side TEXT NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, original_quantity INTEGER NOT NULL,
-    order_type TEXT NOT NULL, time_in_force TEXT NOT NULL, limit_price REAL, expire_at REAL, min_qty INTEGER,
-    state TEXT NOT NULL, cum_qty INTEGER NOT NULL, notional REAL NOT NULL, sweeps INTEGER NOT NULL,
-    created_at REAL NOT NULL, done_at REAL, pending_cl_ord_id TEXT, pending_quantity INTEGER);
-CREATE INDEX IF NOT EXISTS parents_open ON parents(state);
-CREATE TABLE IF NOT EXISTS children (
-    child_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL, venue TEXT NOT NULL, sweep INTEGER NOT NULL,
-    quantity INTEGER NOT NULL, min_qty INTEGER, limit_price REAL, state TEXT NOT NULL,
-    cum_qty INTEGER NOT NULL, notional REAL NOT NULL, timed_out INTEGER NOT NULL,
-    sent_at REAL NOT NULL, final_at REAL);
-CREATE INDEX IF NOT EXISTS children_parent ON children(parent_id);
-CREATE TABLE IF NOT EXISTS fills (
-    venue TEXT NOT NULL, exec_id TEXT NOT NULL, child_id TEXT NOT NULL, parent_id TEXT NOT NULL,
-    quantity INTEGER NOT NULL, price REAL NOT NULL, booked INTEGER NOT NULL, late INTEGER NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (venue, exec_id));
-CREATE INDEX IF NOT EXISTS fills_child ON fills(child_id);
-CREATE TABLE IF NOT EXISTS sweeps (
-    parent_id TEXT NOT NULL, sweep INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL,
-    venues TEXT NOT NULL, sent TEXT NOT NULL, filled TEXT NOT NULL, timed_out TEXT NOT NULL,
-    learned INTEGER NOT NULL, certified INTEGER NOT NULL, started_at REAL NOT NULL, latency_ms REAL NOT NULL,
-    PRIMARY KEY (parent_id, sweep));
-CREATE TABLE IF NOT EXISTS weights (
-    key TEXT NOT NULL, policy TEXT NOT NULL, learned INTEGER NOT NULL, taken_at REAL NOT NULL,
-    snapshot BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS weights_key ON weights(key, taken_at);
-CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, pid INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS wal_applied (
-    one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL, offset INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS trader_outbox (
-    seq INTEGER PRIMARY KEY, exec_id TEXT NOT NULL, parent_id TEXT NOT NULL, session TEXT NOT NULL,
-    report TEXT NOT NULL);
-"""
-
-# Columns added after the first journals were written: (name, SQL type). A journal from before
-# gets them on open, so an upgrade keeps its open parents.
-_ADDED_PARENT_COLUMNS = (("pending_cl_ord_id", "TEXT"), ("pending_quantity", "INTEGER"))
-_PARENT_COLUMNS = ("parent_id", "session", "cl_ord_id", "orig_cl_ord_id", "side", "symbol", "quantity",
-                   "original_quantity", "order_type", "time_in_force", "limit_price", "expire_at", "min_qty", "state",
-                   "cum_qty", "notional", "sweeps", "created_at", "done_at", "pending_cl_ord_id", "pending_quantity")
-_INSERT_PARENT = (f"INSERT OR REPLACE INTO parents ({', '.join(_PARENT_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_PARENT_COLUMNS))})")
-_PRUNE_WEIGHTS = ("DELETE FROM weights WHERE key = ? AND rowid NOT IN "
-                  "(SELECT rowid FROM weights WHERE key = ? ORDER BY taken_at DESC, rowid DESC LIMIT ?)")
 WRITE_PERIOD_SECONDS = 0.05  # the writer thread's period: the tables are at most this far behind the log
 
 
@@ -90,39 +42,12 @@ class JournalError(RuntimeError):
     """The journal could not commit: nothing that depends on it may leave the process."""
 
 
-@dataclass(frozen=True)
-class SweepRow:
-    parent_id: str
-    sweep: int
-    symbol: str
-    quantity: int
-    venues: list[str]
-    sent: list[int]
-    filled: list[int]
-    timed_out: list[bool]
-    learned: bool
-    certified: bool
-    started_at: float
-    latency_ms: float
-
-
-_STATEMENTS = {
-    "parent": _INSERT_PARENT,
-    "child": "INSERT OR REPLACE INTO children VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "fill": "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
-    "sweep": "INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-    "incident": "INSERT INTO incidents VALUES (?,?,?)",
-    "report": "INSERT OR REPLACE INTO trader_outbox VALUES (?,?,?,?,?)",  # the report dict as JSON
-    "reports_sent": "DELETE FROM trader_outbox WHERE seq <= ?",
-}
-
-
 class Journal:
     """The engine's journal. ``run`` is this engine run's number, unique in this journal (it is
     committed at open, before anything is sent), and goes into every id the run hands out.
 
     :meth:`commit_now` appends the rows recorded since the last commit as one entry to the
-    write-ahead log (:mod:`engine.write_ahead_log`, one ``write``); the writer thread applies the
+    write-ahead log (:mod:`engine.journal.write_ahead_log`, one ``write``); the writer thread applies the
     entries to the SQLite tables every 50 ms, in order, recording how far in the same
     transaction. Opening a journal first applies what its log still holds (what a killed engine
     committed but never applied), so every reader sees the tables complete."""
@@ -131,9 +56,9 @@ class Journal:
         self.path = Path(path)
         self.keep_weight_snapshots = keep_weight_snapshots
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tables = _connect(self.path)  # the writer thread's once started
+        self._tables = connect(self.path)  # the writer thread's once started
         self._tables.executescript(SCHEMA)
-        _add_missing_columns(self._tables)
+        add_missing_columns(self._tables)
         generation = _recover(self._tables, self.path)
         self._log = LogWriter(self.path, generation)  # the loop's
         self._applied = (generation, 0)                # (generation, offset) the tables hold
@@ -294,8 +219,8 @@ class Journal:
             return
         rows = []
         for key, (k, policy, learned, at, snapshot) in snapshots:
-            rows += [("INSERT INTO weights VALUES (?,?,?,?,?)", (k, policy, learned, at, _pack(snapshot))),
-                     (_PRUNE_WEIGHTS, (key, key, self.keep_weight_snapshots))]
+            rows += [("INSERT INTO weights VALUES (?,?,?,?,?)", (k, policy, learned, at, pack_snapshot(snapshot))),
+                     (PRUNE_WEIGHTS, (key, key, self.keep_weight_snapshots))]
         try:
             with self._tables:
                 for sql, values in rows:
@@ -355,122 +280,6 @@ def _write(connection: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> Non
         batch = [values for _, values in rows[start:end]]
         if statement == "report":  # serialised here, on the writer's thread, not on the loop
             batch = [(*values[:4], json.dumps(values[4])) for values in batch]
-        connection.executemany(_STATEMENTS[statement], batch)
+        connection.executemany(STATEMENTS[statement], batch)
         start = end
 
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-FINAL_STATES = ("filled", "canceled", "expired", "rejected")
-
-
-def open_parents(path: Path) -> list[tuple[dict, list[dict]]]:
-    """Parents not yet final, each with its children not yet final (as column dicts)."""
-    with closing(_connect(path, read_only=True)) as connection:
-        parents = _rows(connection, f"SELECT * FROM parents WHERE state NOT IN {FINAL_STATES} ORDER BY created_at")
-        return [(parent, _rows(connection, f"SELECT * FROM children WHERE parent_id = ? AND state NOT IN {FINAL_STATES}",
-                               (parent["parent_id"],))) for parent in parents]
-
-
-def seen_exec_ids(path: Path, child_ids: Iterable[str]) -> dict[str, set[str]]:
-    """child id -> the venue ExecIDs already booked for it (a resent report is then ignored)."""
-    seen: dict[str, set[str]] = {}
-    with closing(_connect(path, read_only=True)) as connection:
-        for child_id in child_ids:
-            rows = connection.execute("SELECT exec_id FROM fills WHERE child_id = ?", (child_id,))
-            seen[child_id] = {exec_id for (exec_id,) in rows}
-    return seen
-
-
-def unsent_trader_reports(path: Path) -> list[dict]:
-    """Trader reports committed but perhaps never sent (the engine stopped in between), oldest first."""
-    with closing(_connect(path, read_only=True)) as connection:
-        return [json.loads(report) for (report,) in connection.execute("SELECT report FROM trader_outbox ORDER BY seq")]
-
-
-def runs(path: Path) -> list[dict]:
-    with closing(_connect(path, read_only=True)) as connection:
-        return _rows(connection, "SELECT * FROM runs ORDER BY run")
-
-
-def child_row(path: Path, child_id: str) -> dict | None:
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = _rows(connection, "SELECT * FROM children WHERE child_id = ?", (child_id,))
-    return rows[0] if rows else None
-
-
-def parent_row(path: Path, parent_id: str) -> dict | None:
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = _rows(connection, "SELECT * FROM parents WHERE parent_id = ?", (parent_id,))
-    return rows[0] if rows else None
-
-
-def used_cl_ord_ids(path: Path) -> set[tuple[str, str]]:
-    # a Journal opened on it first, so the columns are current
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = connection.execute(
-            "SELECT session, cl_ord_id FROM parents UNION SELECT session, orig_cl_ord_id FROM parents "
-            "UNION SELECT session, pending_cl_ord_id FROM parents WHERE pending_cl_ord_id IS NOT NULL")
-        return {(session, cl_ord_id) for session, cl_ord_id in rows}
-
-
-def latest_weights(path: Path) -> dict[str, tuple[str, int, dict[str, np.ndarray]]]:
-    """key -> (policy name, learned sweeps, snapshot) of the newest snapshot per key."""
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = connection.execute(
-            "SELECT key, policy, learned, snapshot FROM weights w WHERE taken_at = "
-            "(SELECT MAX(taken_at) FROM weights WHERE key = w.key)")
-        return {key: (policy, learned, _unpack(blob)) for key, policy, learned, blob in rows}
-
-
-def sweeps(path: Path, since: float = 0.0) -> list[SweepRow]:
-    with closing(_connect(path, read_only=True)) as connection:
-        rows = _rows(connection, "SELECT * FROM sweeps WHERE started_at >= ? ORDER BY started_at", (since,))
-    return [SweepRow(r["parent_id"], r["sweep"], r["symbol"], r["quantity"], json.loads(r["venues"]),
-                     json.loads(r["sent"]), json.loads(r["filled"]), json.loads(r["timed_out"]), bool(r["learned"]),
-                     bool(r["certified"]), r["started_at"], r["latency_ms"]) for r in rows]
-
-
-def parents_since(path: Path, since: float = 0.0) -> list[dict]:
-    with closing(_connect(path, read_only=True)) as connection:
-        return _rows(connection, "SELECT * FROM parents WHERE created_at >= ? ORDER BY created_at", (since,))
-
-
-def incidents(path: Path) -> list[dict]:
-    with closing(_connect(path, read_only=True)) as connection:
-        return _rows(connection, "SELECT * FROM incidents ORDER BY at")
-
-
-def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    if read_only and not Path(path).exists():
-        raise FileNotFoundError(f"no journal at {path}: has the engine run with this config?")
-    connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    return connection
-
-
-def _add_missing_columns(connection: sqlite3.Connection) -> None:
-    present = {row[1] for row in connection.execute("PRAGMA table_info(parents)")}
-    for name, sql_type in _ADDED_PARENT_COLUMNS:
-        if name not in present:
-            connection.execute(f"ALTER TABLE parents ADD COLUMN {name} {sql_type}")
-    connection.commit()
-
-
-def _rows(connection: sqlite3.Connection, sql: str, values: Iterable[Any] = ()) -> list[dict]:
-    cursor = connection.execute(sql, tuple(values))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor]
-
-
-def _pack(snapshot: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{key: np.asarray(value) for key, value in snapshot.items()})
-    return buffer.getvalue()
-
-
-def _unpack(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
-        return {key: archive[key] for key in archive.files}

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.config import ConfigError
-from engine.engine_config import load_engine_config
+from engine.config import load_engine_config
+from engine.config.loading import load_or_report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +17,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.engine_report import export_weights
+    from engine.commands.run_report import export_weights
 
+    config = load_or_report(load_engine_config, args.config, "weights")
+    if config is None:
+        return 2
     try:
-        config = load_engine_config(args.config)
         document = export_weights(config, args.out, args.symbol)
-    except (ConfigError, LookupError, FileNotFoundError) as error:
+    except (LookupError, FileNotFoundError) as error:
         print(f"dark-agg weights: {error}", file=sys.stderr)
         return 2
     [(name, summary)] = document["policies"].items()

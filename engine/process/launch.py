@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = PROJECT / "config"
 
 
@@ -111,7 +111,7 @@ class Process:
         self.name = name
         self.log = log
         self._file = open(log, "w")
-        command = [sys.executable, "-m", "engine.cli", *arguments]
+        command = [sys.executable, "-m", "engine.commands.cli", *arguments]
         self._process = subprocess.Popen(command, stdout=self._file, stderr=subprocess.STDOUT, cwd=PROJECT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

@@ -1,0 +1,135 @@
+"""What traders ask: new parents, cancels, replaces, status queries, and what is not supported.
+
+A new parent is checked, acknowledged (Pending New, New) and handed to its task
+(:mod:`engine.manager.parent_tasks`). Cancel and replace requests are acknowledged at once (Pending
+Cancel / Pending Replace) and journaled with the parent, so a restart still carries them out; the
+parent's task carries them out between sweeps. A duplicate ClOrdID, an unknown order or a request
+that comes too late is refused, never raised: nothing a trader sends can crash the manager.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from engine.domain.ids import ClOrdId, SessionKey
+from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
+                                    ParentReport, ParentStatus, ParentStatusQuery, ReplaceParent, ReportKind,
+                                    TraderSessionChanged, UnsupportedMessage)
+from engine.domain.orders import RejectReason, check_parent
+from engine.domain.parent import ParentOrder, ParentTrigger
+from engine.manager.parent_tasks import ParentTasks, replace_refusal
+from engine.manager.shared import SharedState
+
+log = structlog.get_logger("engine.manager")
+
+
+class TraderRequests:
+    def __init__(self, shared: SharedState, parent_tasks: ParentTasks) -> None:
+        self._shared = shared
+        self._parent_tasks = parent_tasks
+        self._symbols = frozenset(shared.config.symbols)
+
+    def on_new_parent(self, message: NewParent) -> None:
+        shared = self._shared
+        spec = message.spec
+        key = (spec.session, spec.cl_ord_id)
+        now = shared.clock()
+        if key in shared.used_cl_ord_ids:
+            self._reject(spec.session, spec.cl_ord_id, RejectReason.DUPLICATE_ORDER,
+                         f"duplicate ClOrdID {spec.cl_ord_id}", spec.side, spec.symbol, spec.quantity)
+            return
+        shared.used_cl_ord_ids.add(key)
+        parent = ParentOrder(shared.ids.parent(), spec, now)
+        refusal = check_parent(spec, self._symbols, now)
+        if refusal is not None:
+            parent.transition(ParentTrigger.REJECT, now)
+            shared.send(parent, ReportKind.REJECTED, text=refusal.text, reject_reason=refusal.reason)
+            shared.journal.record_parent(parent)
+            return
+        shared.adopt(parent)
+        shared.send(parent, ReportKind.PENDING_NEW)
+        parent.transition(ParentTrigger.ACCEPT, now)
+        shared.send(parent, ReportKind.NEW)
+        shared.journal.record_parent(parent)
+        log.info("parent accepted", parent=parent.parent_id, session=spec.session, cl_ord_id=spec.cl_ord_id,
+                 side=spec.side.value, symbol=spec.symbol, quantity=spec.quantity,
+                 order_type=spec.order_type.value, time_in_force=spec.time_in_force.value)
+        self._parent_tasks.spawn(parent)
+
+    def on_invalid_parent(self, message: InvalidParent) -> None:
+        self._shared.used_cl_ord_ids.add((message.session, message.cl_ord_id))
+        self._reject(message.session, message.cl_ord_id, message.reason, message.text, message.side,
+                     message.symbol, message.quantity)
+
+    def on_cancel(self, message: CancelParent) -> None:
+        parent = self._shared.find(message.session, message.orig_cl_ord_id)
+        refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, False)
+        if refusal is not None:
+            self._shared.outbox.refuse_cancel(refusal)
+            return
+        parent.pending_replace = None  # a cancel overrides a pending replace
+        parent.pending_cancel = message
+        self._hold_request(parent, message, ParentTrigger.REQUEST_CANCEL, ReportKind.PENDING_CANCEL)
+
+    def on_replace(self, message: ReplaceParent) -> None:
+        parent = self._shared.find(message.session, message.orig_cl_ord_id)
+        refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, True)
+        if refusal is None and parent.state not in (ParentStatus.NEW, ParentStatus.PARTIALLY_FILLED):
+            refusal = replace_refusal(parent, message, True, f"the order is {parent.state.value}")
+        if refusal is None and not 0 < message.quantity <= parent.quantity:
+            refusal = replace_refusal(parent, message, False,
+                                      f"OrderQty {message.quantity}: only a reduction of {parent.quantity} is accepted")
+        if refusal is not None:
+            self._shared.outbox.refuse_cancel(refusal)
+            return
+        parent.pending_replace = message
+        self._hold_request(parent, message, ParentTrigger.REQUEST_REPLACE, ReportKind.PENDING_REPLACE)
+
+    def _hold_request(self, parent: ParentOrder, request: CancelParent | ReplaceParent, trigger: ParentTrigger,
+                      kind: ReportKind) -> None:
+        """Acknowledge a cancel or replace at once (Pending Cancel / Pending Replace); the parent's
+        task carries it out between sweeps."""
+        shared = self._shared
+        shared.by_cl_ord_id[(request.session, request.cl_ord_id)] = parent.parent_id
+        shared.used_cl_ord_ids.add((request.session, request.cl_ord_id))
+        parent.transition(trigger, shared.clock())
+        shared.send(parent, kind, cl_ord_id=request.cl_ord_id, orig_cl_ord_id=request.orig_cl_ord_id)
+        shared.journal.record_parent(parent)  # with the request: a restart still carries it out
+        self._parent_tasks.wake(parent.parent_id)
+
+    def on_status_query(self, message: ParentStatusQuery) -> None:
+        parent = self._shared.find(message.session, message.cl_ord_id)
+        if parent is None:
+            self._reject(message.session, message.cl_ord_id, RejectReason.UNKNOWN_ORDER,
+                         f"unknown order {message.cl_ord_id}", None, "[N/A]", 0, kind=ReportKind.STATUS)
+            return
+        self._shared.send(parent, ReportKind.STATUS, cl_ord_id=message.cl_ord_id)
+
+    def on_unsupported(self, message: UnsupportedMessage) -> None:
+        self._shared.outbox.refuse_business(BusinessRefusal(message.session, message.msg_type, message.ref_seq_num,
+                                                            f"message type {message.msg_type} is not supported"))
+
+    def on_trader_session(self, message: TraderSessionChanged) -> None:
+        log.info("trader session", session=message.session, logged_on=message.logged_on)
+
+    def _cancel_refusal(self, parent: ParentOrder | None, session: SessionKey, cl_ord_id: ClOrdId,
+                        orig_cl_ord_id: ClOrdId, for_replace: bool) -> CancelRefused | None:
+        if (session, cl_ord_id) in self._shared.used_cl_ord_ids:
+            return CancelRefused(session, parent.parent_id if parent else "NONE", cl_ord_id, orig_cl_ord_id,
+                                 parent.state if parent else None, for_replace, False, f"duplicate ClOrdID {cl_ord_id}")
+        if parent is None:
+            return CancelRefused(session, "NONE", cl_ord_id, orig_cl_ord_id, None, for_replace, False,
+                                 f"unknown order {orig_cl_ord_id}")
+        if parent.is_final or parent.state is ParentStatus.PENDING_CANCEL:
+            return CancelRefused(session, parent.parent_id, cl_ord_id, orig_cl_ord_id, parent.state, for_replace, True,
+                                 f"too late: the order is {parent.state.value}")
+        return None
+
+    def _reject(self, session: SessionKey, cl_ord_id: ClOrdId, reason: RejectReason, text: str, side, symbol: str,
+                quantity: int, kind: ReportKind = ReportKind.REJECTED) -> None:
+        report = ParentReport(session=session, order_id="NONE", cl_ord_id=cl_ord_id,
+                              exec_id=self._shared.ids.exec_id(), kind=kind, status=ParentStatus.REJECTED, side=side,
+                              symbol=symbol, quantity=quantity, cum_qty=0, leaves_qty=0, avg_px=0.0,
+                              reject_reason=reason, text=text)
+        self._shared.outbox.report(report)
+        log.info("parent rejected", session=session, cl_ord_id=cl_ord_id, reason=reason.value, text=text)
