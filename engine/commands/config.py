@@ -96,7 +96,8 @@ def _check(files: list[Path], forced_kind: str | None) -> int:
 def _summary(loaded: Any) -> str:
     venues = getattr(loaded, "venues", ())
     market = getattr(loaded, "market", None)
-    return f"{len(venues)} venues" + (f", market {market.name}" if market is not None else "")
+    name = market.name if market is not None else getattr(loaded, "name", None)
+    return f"{len(venues)} venues" + (f", market {name}" if name else "")
 
 
 def _schema(kind: str, out: Path | None) -> int:
