@@ -36,7 +36,7 @@ PATTERN_MEANINGS = {
 Flag = StrictBool
 Whole = StrictInt
 Count = Annotated[StrictInt, Field(ge=1)]
-Quantity = Annotated[StrictInt, Field(ge=1, description="a whole number of shares >= 1")]
+Quantity = Annotated[StrictInt, Field(ge=1)]  # shares
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Number = Annotated[float, Field(strict=True, ge=0)]
 Positive = Annotated[float, Field(strict=True, gt=0)]

@@ -35,15 +35,14 @@ from engine.config.loading import ConfigError, Document, load_file, validate
 class MarketVenue:
     """A venue's hidden liquidity (zero bin + truncated power law) and its order rules."""
 
+    # The core's VenueProfile has these fields too; this declaration adds what a file needs (bounds
+    # that every problem is reported against, descriptions for editors) without the core importing pydantic.
     name: Text
-    fill_probability: Annotated[Probability, Field(gt=0)]
-    """chance that any hidden liquidity is there at all (the zero bin's complement), in (0, 1]"""
-    tail_exponent: Positive
-    """exponent of the power-law tail of the hidden size"""
-    min_size: Quantity
-    """smallest hidden size when there is any, in shares"""
-    max_size: Quantity
-    """largest hidden size (the tail's truncation), in shares"""
+    fill_probability: Annotated[Probability, Field(gt=0, description=(
+        "chance that any hidden liquidity is there at all (the zero bin's complement), in (0, 1]"))]
+    tail_exponent: Annotated[Positive, Field(description="exponent of the power-law tail of the hidden size")]
+    min_size: Annotated[Quantity, Field(description="smallest hidden size when there is any, in shares")]
+    max_size: Annotated[Quantity, Field(description="largest hidden size (the tail's truncation), in shares")]
     lot_size: Quantity = 1
     min_order_size: Quantity = 1
     max_order_size: Quantity | None = None

@@ -255,3 +255,12 @@ class ParentTasks:
                 self._wake.pop(parent.parent_id, None)
                 self._shared.parents.pop(parent.parent_id, None)
         asyncio.get_running_loop().call_later(_FORGET_CHILDREN_AFTER, forget)
+
+
+class ManagerPart:
+    """A part of the order manager (trader requests, venue reports): it acts on the shared state and
+    hands parents to their tasks."""
+
+    def __init__(self, shared: SharedState, parent_tasks: ParentTasks) -> None:
+        self._shared = shared
+        self._parent_tasks = parent_tasks

@@ -17,16 +17,15 @@ from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused
                                     TraderSessionChanged, UnsupportedMessage)
 from engine.domain.orders import RejectReason, check_parent
 from engine.domain.parent import ParentOrder, ParentTrigger
-from engine.manager.parent_tasks import ParentTasks, replace_refusal
+from engine.manager.parent_tasks import ManagerPart, ParentTasks, replace_refusal
 from engine.manager.shared import SharedState
 
 log = structlog.get_logger("engine.manager")
 
 
-class TraderRequests:
+class TraderRequests(ManagerPart):
     def __init__(self, shared: SharedState, parent_tasks: ParentTasks) -> None:
-        self._shared = shared
-        self._parent_tasks = parent_tasks
+        super().__init__(shared, parent_tasks)
         self._symbols = frozenset(shared.config.symbols)
 
     def on_new_parent(self, message: NewParent) -> None:

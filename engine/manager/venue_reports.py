@@ -16,17 +16,14 @@ from engine.domain.child import ChildChange, ChildOrder, ChildState
 from engine.domain.ids import ChildId, parent_of
 from engine.domain.messages import (QueryChild, ReportKind, VenueCancelRefused, VenueOrderStatus, VenueReport,
                                     VenueReportKind, VenueSessionChanged)
-from engine.manager.parent_tasks import ParentTasks
+from engine.manager.parent_tasks import ManagerPart
 from engine.manager.restore import recall_child, recall_parent
-from engine.manager.shared import SharedState
 
 log = structlog.get_logger("engine.manager")
 
 
-class VenueReports:
-    def __init__(self, shared: SharedState, parent_tasks: ParentTasks) -> None:
-        self._shared = shared
-        self._parent_tasks = parent_tasks
+class VenueReports(ManagerPart):
+    """Reports from venues: fills booked, children resolved, unknown children adopted."""
 
     def on_venue_report(self, report: VenueReport) -> None:
         child = self._shared.children.get(report.child_id)
