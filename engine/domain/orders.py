@@ -34,6 +34,8 @@ class RejectReason(Enum):
     UNSUPPORTED = "unsupported order characteristic"
     TOO_LATE = "too late to enter"
     UNKNOWN_ORDER = "unknown order"
+    EXCEEDS_LIMIT = "order exceeds limit"          # a risk limit (engine.domain.risk)
+    HALTED = "exchange closed or symbol halted"    # the restricted list, a halt
     OTHER = "other"
 
 

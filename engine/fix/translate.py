@@ -50,7 +50,8 @@ EXEC_TYPE_CODES = {ReportKind.PENDING_NEW: "A", ReportKind.NEW: "0", ReportKind.
 ORD_STATUS_CODES = {ParentStatus.PENDING_NEW: "A", ParentStatus.NEW: "0", ParentStatus.PARTIALLY_FILLED: "1",
                     ParentStatus.FILLED: "2", ParentStatus.PENDING_CANCEL: "6", ParentStatus.PENDING_REPLACE: "E",
                     ParentStatus.CANCELED: "4", ParentStatus.EXPIRED: "C", ParentStatus.REJECTED: "8"}
-ORD_REJ_REASON_CODES = {RejectReason.UNKNOWN_SYMBOL: "1", RejectReason.TOO_LATE: "4",
+ORD_REJ_REASON_CODES = {RejectReason.UNKNOWN_SYMBOL: "1", RejectReason.HALTED: "2", RejectReason.EXCEEDS_LIMIT: "3",
+                        RejectReason.TOO_LATE: "4",
                         RejectReason.UNKNOWN_ORDER: "5", RejectReason.DUPLICATE_ORDER: "6",
                         RejectReason.UNSUPPORTED: "11", RejectReason.INCORRECT_QUANTITY: "13",
                         RejectReason.OTHER: "99"}
