@@ -18,7 +18,7 @@ IO_AND_FRAMEWORKS = {"asyncio", "quickfix", "yaml", "pydantic", "pydantic_core",
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "allocation": (set(), IO_AND_FRAMEWORKS),
     "domain": ({"allocation"}, IO_AND_FRAMEWORKS),
-    "config": ({"allocation"}, {"asyncio", "quickfix", "sqlite3"}),
+    "config": ({"allocation", "domain"}, {"asyncio", "quickfix", "sqlite3"}),
     "journal": ({"domain"}, {"asyncio", "quickfix", "pydantic"}),
     "manager": ({"allocation", "domain", "config", "journal"}, {"quickfix", "pydantic", "yaml"}),
     "fix": ({"domain", "config", "manager.ports"}, {"pydantic", "sqlite3"}),

@@ -21,6 +21,7 @@ from engine.config.fields import (CompId, Count, FilePath, Flag, Number, Port, P
                                   TimeOfDay, Whole, config_dataclass, duplicates, merge_venue_defaults, problems)
 from engine.config.loading import ConfigError, Document, load_file, validate
 from engine.config.market import MarketRef
+from engine.config.risk import RiskConfig
 
 DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
 
@@ -156,6 +157,8 @@ class EngineConfig:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sweep: SweepConfig = SweepConfig()
     weights: WeightsConfig = WeightsConfig()
+    risk: RiskConfig = RiskConfig()
+    """pre-trade risk limits (none by default; see config/engine.yaml and the README)"""
 
     venue_entry: ClassVar[type] = VenueSessionConfig  # what ``venue_defaults`` holds (the schema says so)
     _merge_defaults = model_validator(mode="before")(merge_venue_defaults)
@@ -178,6 +181,10 @@ class EngineConfig:
             if venue.session.store == "file" and self.fix.store_path is None:
                 found.append((("venues", index, "session", "store"), "file",
                               "fix.store_path set (the venue file stores live under it)"))
+        for section, names in (("symbols", self.symbols), ("sessions", self.fix.trader.sessions),
+                               ("venues", [v.name for v in self.venues])):
+            found += [(("risk", section, key), key, f"one of the configured {section} {list(names)}")
+                      for key in getattr(self.risk, section) if key not in names]
         if self.fix.trader.store == "file" and self.fix.store_path is None:
             found.append((("fix", "store_path"), None, "a directory for the trader file store"))
         problems(found)

@@ -90,7 +90,8 @@ def _problems(error: ValidationError, document: Document, schema: dict) -> list[
     found: list[tuple[int, str]] = []
     details = error.errors(include_url=False)
     for detail in details:
-        kind, location, value = detail["type"], tuple(detail["loc"]), detail["input"]
+        kind, value = detail["type"], detail["input"]
+        location = tuple(part for part in detail["loc"] if part != "[key]")  # a bad mapping key: at the key
         if kind in ("too_short", "too_long") and _has_errors_within(details, location):
             continue  # pydantic counts only the valid items: the bad items are the problem
         if kind == "problems":

@@ -19,6 +19,7 @@ ClOrdId = NewType("ClOrdId", str)      # the trader's ClOrdID
 ExecId = NewType("ExecId", str)        # a venue's ExecID, or ours towards the trader
 VenueName = NewType("VenueName", str)  # as in the market file: V1, V2, ...
 SessionKey = NewType("SessionKey", str)  # a trader session, e.g. FIX.4.4:DARKAGG->TRADER1
+BEGIN_STRING = "FIX.4.4"
 Symbol = NewType("Symbol", str)
 
 
@@ -70,3 +71,8 @@ class IdFactory:
         """OrdStatusReqID (790) of a status request: ClOrdID stays the child's, as FIX requires."""
         self._queries += 1
         return f"{self._prefix}Q{self._queries}"
+
+
+def trader_session_key(engine_comp_id: str, trader_comp_id: str) -> SessionKey:
+    """A trader session's key as QuickFIX spells its SessionID (what the trader edge delivers)."""
+    return SessionKey(f"{BEGIN_STRING}:{engine_comp_id}->{trader_comp_id}")

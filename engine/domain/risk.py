@@ -21,7 +21,7 @@ import datetime
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from engine.domain.orders import OrderType, ParentSpec, Refusal, RejectReason
 
@@ -114,6 +114,16 @@ class RiskLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkingOrder:
+    """What open notional counts of a working parent: its leaves, priced at its limit or else at the
+    symbol's reference."""
+
+    symbol: str
+    leaves: int
+    limit_price: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Breach:
     limit: str            # e.g. "order.max_notional"
     severity: Severity
@@ -162,9 +172,10 @@ class RiskGate:
         return _judge([("session.max_messages_per_second", self.limits.for_session(session).max_messages_per_second,
                         float(len(window)))], RejectReason.EXCEEDS_LIMIT)
 
-    def check_parent(self, spec: ParentSpec, now: float, open_notional: float) -> Verdict:
-        """``open_notional``: what the session's working parents already have open (the manager
-        knows its parents). An accepted parent is remembered for the duplicate check."""
+    def check_parent(self, spec: ParentSpec, now: float, working: Iterable[WorkingOrder] = ()) -> Verdict:
+        """``working``: the session's working parents (the manager knows them), whose leaves are its
+        open notional, children in flight included. An accepted parent is remembered for the
+        duplicate check."""
         if spec.symbol in self.limits.restricted:
             return Verdict(Refusal(RejectReason.HALTED, f"{spec.symbol} is on the restricted list"))
         duplicate = self._duplicate(spec, now)
@@ -181,6 +192,10 @@ class RiskGate:
             if reference is None and (spec.order_type is not OrderType.LIMIT or order_limits.collar_bps != NO_LIMIT):
                 return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, f"no reference price for {spec.symbol} younger than "
                                        f"{_number(self.limits.reference_max_age_seconds)} s: the limits cannot be evaluated"))
+            open_notional = self._open_notional(working, now) if session_limits.max_open_notional != NO_LIMIT else 0.0
+            if open_notional is None:
+                return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, "a working order has no usable reference price: "
+                                       "session.max_open_notional cannot be evaluated"))
             notional = spec.quantity * price
             checks.append(("order.max_notional", order_limits.max_notional, notional))
             if spec.order_type is OrderType.LIMIT and reference is not None:
@@ -194,16 +209,19 @@ class RiskGate:
             self._recent.append((now, _order_key(spec)))
         return verdict
 
-    def check_child(self, venue: str, quantity: int, price: float, unreserved: int, now: float) -> Verdict:
-        """A child about to leave. Accepted children count against the venue's orders per second;
-        a refused one is not sent (a sweep skips that venue)."""
+    def check_child(self, venue: str, quantity: int, price: float | None, unreserved: int, now: float) -> Verdict:
+        """A child about to leave, ``price`` its limit or the symbol's reference (None: none known).
+        Accepted children count against the venue's orders per second; a refused one is not sent (a
+        sweep skips that venue)."""
         if quantity > unreserved:
             return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, f"child of {quantity} over the parent's unreserved "
                                    f"{unreserved}"), breach=Breach("child.unreserved", Severity.HARD, unreserved, quantity))
         limits = self.limits.for_venue(venue)
+        if price is None and limits.max_notional != NO_LIMIT:
+            return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, "no reference price: child.max_notional cannot be evaluated"))
         window = _slide(self._children.setdefault(venue, deque()), now)
         verdict = _judge([("child.max_quantity", limits.max_quantity, float(quantity)),
-                          ("child.max_notional", limits.max_notional, quantity * price),
+                          ("child.max_notional", limits.max_notional, quantity * (price or 0.0)),
                           ("child.max_orders_per_second", limits.max_orders_per_second, float(len(window) + 1))],
                          RejectReason.EXCEEDS_LIMIT)
         if verdict.accepted:
@@ -243,6 +261,16 @@ class RiskGate:
         day = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
         if day != self._day:
             self._day, self._filled_today = day, {}
+
+    def _open_notional(self, working: Iterable[WorkingOrder], now: float) -> float | None:
+        total = 0.0
+        for order in working:
+            reference = self.reference_price(order.symbol, now)
+            price = order.limit_price if order.limit_price is not None else (reference and reference.price)
+            if price is None:
+                return None
+            total += order.leaves * price
+        return total
 
     def _duplicate(self, spec: ParentSpec, now: float) -> Verdict | None:
         window = self.limits.duplicate_window_seconds

@@ -25,15 +25,17 @@ import asyncio
 import dataclasses
 import time
 from collections import Counter
+from functools import partial
 from typing import Callable
 
 import structlog
 
-from engine.domain.ids import IdFactory, ParentId, SessionKey
+from engine.domain.ids import IdFactory, ParentId, SessionKey, trader_session_key
 from engine.domain.messages import (STATE_CHANGING_REQUESTS, CancelParent, InvalidParent, NewParent,
                                     ParentStatusQuery, ReplaceParent, TraderSessionChanged, UnsupportedMessage,
                                     VenueCancelRefused, VenueReport, VenueSessionChanged, report_from_record)
 from engine.domain.parent import InvariantBroken, ParentOrder
+from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import WRITE_PERIOD_SECONDS, Journal, JournalError, unsent_trader_reports
 from engine.manager.outbox import Outbox
@@ -57,8 +59,10 @@ class OrderManager:
         self.clock = clock
         # the only way out: what the manager sends leaves once the journal holds what led to it
         outbox = Outbox(journal, venues, traders, self._journal_failed)
-        runner = SweepRunner(config, venues, outbox, weights, journal, ids)
-        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock)
+        # the risk limits: configured reference prices count as of this start
+        risk = RiskGate(config.risk.limits(clock(), partial(trader_session_key, config.fix.trader.sender_comp_id)))
+        runner = SweepRunner(config, venues, outbox, weights, journal, ids, risk)
+        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock, risk)
         self._parent_tasks = ParentTasks(self._shared)
         self._trader_requests = TraderRequests(self._shared, self._parent_tasks)
         self._venue_reports = VenueReports(self._shared, self._parent_tasks)

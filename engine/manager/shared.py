@@ -21,6 +21,7 @@ import structlog
 from engine.domain.ids import IdFactory, ParentId, SessionKey
 from engine.domain.messages import ReportKind
 from engine.domain.parent import ParentOrder
+from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import Journal
 from engine.manager.outbox import Outbox
@@ -40,6 +41,7 @@ class SharedState:
     runner: SweepRunner
     ids: IdFactory
     clock: Callable[[], float]
+    risk: RiskGate  # pre-trade limits: fed fills here, asked by the trader requests and the sweeps
     parents: dict[ParentId, ParentOrder] = field(default_factory=dict)
     by_cl_ord_id: dict[tuple[str, str], ParentId] = field(default_factory=dict)
     used_cl_ord_ids: set[tuple[str, str]] = field(default_factory=set)

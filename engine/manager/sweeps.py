@@ -28,6 +28,7 @@ from engine.domain.child import ChildOrder, ChildState, ChildTrigger
 from engine.domain.ids import ChildId, IdFactory, VenueName
 from engine.domain.messages import CancelChild, SubmitChild
 from engine.domain.parent import ParentOrder
+from engine.domain.risk import RiskGate, RiskLimits
 from engine.config import EngineConfig
 from engine.journal import Journal, SweepRow
 from engine.manager.outbox import Outbox
@@ -44,6 +45,7 @@ class Skipped(Enum):
     NOTHING_FREE = "every remaining share is still in flight"
     NO_VENUE = "no venue is logged on and enabled"
     BELOW_MINIMUMS = "the remaining quantity is below every available venue's minimum order"
+    REFUSED_BY_RISK = "every child broke a per-child risk limit"
 
 
 @dataclass(eq=False)
@@ -68,8 +70,9 @@ class Sweep:
 
 class SweepRunner:
     def __init__(self, config: EngineConfig, venues: VenuePort, outbox: Outbox, weights: WeightBook,
-                 journal: Journal, ids: IdFactory) -> None:
+                 journal: Journal, ids: IdFactory, risk: RiskGate | None = None) -> None:
         self.config = config
+        self.risk = risk or RiskGate(RiskLimits())  # every child is checked again just before it leaves
         self.venues = venues  # asked who is logged on; everything sent goes through the outbox
         self.outbox = outbox
         self.weights = weights
@@ -129,17 +132,20 @@ class SweepRunner:
         allocation = self.weights.allocate(parent.spec.symbol, quantity, self._rules(trader_minimum), available)
         if not allocation.children.any():
             return Skipped.BELOW_MINIMUMS
+        children = self._within_limits(parent, quantity, allocation.children.copy(), now)
+        if not children.any():
+            return Skipped.REFUSED_BY_RISK
         # The sweep number is never taken back (an id is never reused): the parent row carrying it
         # is committed with the children, before any of them leaves.
         parent.sweeps += 1
         # the allocation's sent column changes when a child cannot leave: a copy of its own
-        sweep = Sweep(parent, parent.sweeps, Allocation(allocation.quantity, allocation.children.copy(),
-                                                         allocation.desired), {}, time.perf_counter(), now)
+        sweep = Sweep(parent, parent.sweeps, Allocation(allocation.quantity, children, allocation.desired), {},
+                      time.perf_counter(), now)
         spec = parent.spec
-        for index in np.flatnonzero(allocation.children):
+        for index in np.flatnonzero(children):
             index = int(index)
             venue = self.venue_names[index]
-            shares = int(allocation.children[index])
+            shares = int(children[index])
             min_qty = min(max(self.min_qty[index], trader_minimum), shares) or None
             child = ChildOrder(self.ids.child_id(parent.parent_id, sweep.number, venue), parent.parent_id, venue,
                                sweep.number, spec.side, spec.symbol, shares, min_qty, spec.limit_price, now)
@@ -158,6 +164,23 @@ class SweepRunner:
         log.debug("sweep sent", parent=parent.parent_id, sweep=sweep.number, quantity=quantity,
                   children={c.venue: c.quantity for c in sweep.children.values()})
         return sweep
+
+    def _within_limits(self, parent: ParentOrder, quantity: int, children: np.ndarray, now: float) -> np.ndarray:
+        """``children`` without those that break a per-child limit: a defect in the allocation
+        cannot send an absurd order (a venue refused here sits this sweep out)."""
+        reference = self.risk.reference_price(parent.spec.symbol, now)
+        price = parent.spec.limit_price if parent.spec.limit_price is not None else (reference and reference.price)
+        unreserved = quantity
+        for index in np.flatnonzero(children):
+            shares = int(children[index])
+            verdict = self.risk.check_child(self.venue_names[index], shares, price, unreserved, now)
+            if verdict.accepted:
+                unreserved -= shares
+            else:
+                children[index] = 0
+                log.warning("child refused by risk", parent=parent.parent_id, venue=self.venue_names[index],
+                            shares=shares, text=verdict.refusal.text)
+        return children
 
     def _not_sent(self, sweep: Sweep, index: int, child: ChildOrder) -> None:
         """The child never left (its session dropped, or the journal failed): it is cancelled,

@@ -15,7 +15,8 @@ from engine.domain.ids import ClOrdId, SessionKey
 from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused, InvalidParent, NewParent,
                                     ParentReport, ParentStatus, ParentStatusQuery, ReplaceParent, ReportKind,
                                     TraderSessionChanged, UnsupportedMessage)
-from engine.domain.orders import RejectReason, check_parent
+from engine.domain.orders import ParentSpec, Refusal, RejectReason, check_parent
+from engine.domain.risk import WorkingOrder
 from engine.domain.parent import ParentOrder, ParentTrigger
 from engine.manager.parent_tasks import ManagerPart, ParentTasks, replace_refusal
 from engine.manager.shared import SharedState
@@ -39,7 +40,7 @@ class TraderRequests(ManagerPart):
             return
         shared.used_cl_ord_ids.add(key)
         parent = ParentOrder(shared.ids.parent(), spec, now)
-        refusal = check_parent(spec, self._symbols, now)
+        refusal = check_parent(spec, self._symbols, now) or self._risk_refusal(spec, now)
         if refusal is not None:
             parent.transition(ParentTrigger.REJECT, now)
             shared.send(parent, ReportKind.REJECTED, text=refusal.text, reject_reason=refusal.reason)
@@ -55,12 +56,29 @@ class TraderRequests(ManagerPart):
                  order_type=spec.order_type.value, time_in_force=spec.time_in_force.value)
         self._parent_tasks.spawn(parent)
 
+    def _risk_refusal(self, spec: ParentSpec, now: float) -> Refusal | None:
+        """The session's message rate, then the parent's limits against its session's working parents."""
+        risk = self._shared.risk
+        verdict = risk.check_message(spec.session, now)
+        if verdict.accepted:
+            working = [WorkingOrder(p.spec.symbol, p.leaves_qty, p.spec.limit_price)
+                       for p in self._shared.parents.values() if p.spec.session == spec.session and not p.is_final]
+            verdict = risk.check_parent(spec, now, working)
+        for warning in verdict.warnings:
+            self._shared.counters[f"risk soft {warning.limit}"] += 1
+            log.warning("risk soft limit exceeded", session=spec.session, cl_ord_id=spec.cl_ord_id, text=warning.text)
+        if not verdict.accepted:
+            self._shared.counters[f"risk refused {verdict.breach.limit if verdict.breach else 'unpriced'}"] += 1
+        return verdict.refusal
+
     def on_invalid_parent(self, message: InvalidParent) -> None:
         self._shared.used_cl_ord_ids.add((message.session, message.cl_ord_id))
         self._reject(message.session, message.cl_ord_id, message.reason, message.text, message.side,
                      message.symbol, message.quantity)
 
     def on_cancel(self, message: CancelParent) -> None:
+        # counted against the session's message rate, never refused by it: a cancel only lowers exposure
+        self._shared.risk.check_message(message.session, self._shared.clock())
         parent = self._shared.find(message.session, message.orig_cl_ord_id)
         refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, False)
         if refusal is not None:
@@ -71,6 +89,8 @@ class TraderRequests(ManagerPart):
         self._hold_request(parent, message, ParentTrigger.REQUEST_CANCEL, ReportKind.PENDING_CANCEL)
 
     def on_replace(self, message: ReplaceParent) -> None:
+        # counted, not refused by the rate: a replace may only reduce the quantity (below)
+        self._shared.risk.check_message(message.session, self._shared.clock())
         parent = self._shared.find(message.session, message.orig_cl_ord_id)
         refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, True)
         if refusal is None and parent.state not in (ParentStatus.NEW, ParentStatus.PARTIALLY_FILLED):

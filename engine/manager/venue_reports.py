@@ -84,6 +84,7 @@ class VenueReports(ManagerPart):
             shared.journal.record_fill(child.venue, exec_id, child.child_id, parent.parent_id, change.filled,
                                        change.price, booked.booked, change.late, now)
         if booked.booked:
+            shared.risk.on_fill(parent.spec.session, parent.spec.symbol, booked.booked, booked.price, now)
             shared.send(parent, ReportKind.TRADE, last_qty=booked.booked, last_px=booked.price, last_market=child.venue)
             if already_done:
                 shared.incident("fill after the parent's final report", f"{child.child_id}: {booked.booked} "

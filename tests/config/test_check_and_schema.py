@@ -40,7 +40,7 @@ def test_a_broken_file_fails_with_exit_2_and_one_line_per_problem(tmp_path, caps
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
     assert errors[0].startswith(f"{broken}:7: policy = 'best', expected one of 'expgrad'")
-    assert errors[1] == f"{broken}:31: fix.trader.port = 'high', expected a whole number"
+    assert errors[1] == f"{broken}:48: fix.trader.port = 'high', expected a whole number"
     assert errors[2] == "dark-agg config: 1 of 2 file(s) invalid"
     assert captured.out == f"{SHIPPED['venues'][0]}: ok (venues: 12 venues, market LN LSE)\n"
 

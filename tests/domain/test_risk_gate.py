@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from engine.domain.ids import ClOrdId, SessionKey, Symbol
 from engine.domain.orders import OrderType, ParentSpec, RejectReason, Side, TimeInForce
 from engine.domain.risk import (ChildLimits, Limit, OrderLimits, ReferencePrice, RiskGate, RiskLimits, SessionLimits,
-                                Severity)
+                                Severity, WorkingOrder)
 
 NOW = 1_790_000_000.0  # a fixed epoch second
 SESSION = SessionKey("FIX.4.4:DARKAGG->TRADER1")
@@ -39,9 +39,10 @@ def gate(**changes) -> RiskGate:
      "session.max_open_notional 150,000"),
 ])
 def test_a_parent_at_the_limit_is_accepted_and_one_over_refused_naming_it(limits, at_limit, over, name):
-    open_notional = 100_000.0 if "session" in limits else 0.0
-    assert gate(**limits).check_parent(at_limit, NOW, open_notional).accepted
-    verdict = gate(**limits).check_parent(over, NOW, open_notional)
+    # 100,000 open: 1,000 shares at a 30.00 limit and 2,800 at the 25.00 reference
+    working = [WorkingOrder("VOD.L", 1000, 30.0), WorkingOrder("VOD.L", 2800)] if "session" in limits else []
+    assert gate(**limits).check_parent(at_limit, NOW, working).accepted
+    verdict = gate(**limits).check_parent(over, NOW, working)
     assert verdict.refusal.reason is RejectReason.EXCEEDS_LIMIT
     assert verdict.refusal.text.startswith(f"{name} exceeded (hard): ")
     assert verdict.breach.value > verdict.breach.level
@@ -49,21 +50,21 @@ def test_a_parent_at_the_limit_is_accepted_and_one_over_refused_naming_it(limits
 
 def test_a_soft_level_accepts_warns_and_the_hard_level_still_refuses():
     limits = dict(order=OrderLimits(max_quantity=Limit(hard=10_000, soft=5000)))
-    verdict = gate(**limits).check_parent(spec(6000), NOW, 0.0)
+    verdict = gate(**limits).check_parent(spec(6000), NOW)
     assert verdict.accepted and [(w.limit, w.severity, w.level, w.value) for w in verdict.warnings] == [
         ("order.max_quantity", Severity.SOFT, 5000, 6000)]
-    assert gate(**limits).check_parent(spec(5000), NOW, 0.0).warnings == ()
-    assert not gate(**limits).check_parent(spec(10_001), NOW, 0.0).accepted
+    assert gate(**limits).check_parent(spec(5000), NOW).warnings == ()
+    assert not gate(**limits).check_parent(spec(10_001), NOW).accepted
 
 
 def test_the_daily_notional_counts_fills_and_starts_afresh_each_utc_day():
     risk = gate(session=SessionLimits(max_daily_notional=Limit(hard=50_000)))
     risk.on_fill(str(SESSION), "VOD.L", 2000, 25.0, NOW)
-    assert risk.check_parent(spec(1), NOW, 0.0).accepted            # 50,000 filled: at the limit
+    assert risk.check_parent(spec(1), NOW).accepted            # 50,000 filled: at the limit
     risk.on_fill(str(SESSION), "VOD.L", 1, 25.0, NOW)
-    refused = risk.check_parent(spec(1), NOW, 0.0)
+    refused = risk.check_parent(spec(1), NOW)
     assert refused.refusal.text == "session.max_daily_notional 50,000 exceeded (hard): 50,025"
-    assert risk.check_parent(spec(1), NOW + 86_400, 0.0).accepted   # the next day
+    assert risk.check_parent(spec(1), NOW + 86_400).accepted   # the next day
 
 
 def test_message_rate_per_session_over_a_sliding_second():
@@ -76,28 +77,34 @@ def test_message_rate_per_session_over_a_sliding_second():
 
 def test_no_usable_reference_fails_closed_for_notional_and_collar():
     no_reference = gate(references={}, order=OrderLimits(max_notional=Limit(hard=1e9)))
-    assert "no reference price for VOD.L" in no_reference.check_parent(spec(10), NOW, 0.0).refusal.text
+    assert "no reference price for VOD.L" in no_reference.check_parent(spec(10), NOW).refusal.text
     # a limit order's notional is priced at its limit: no reference needed without a collar
-    assert no_reference.check_parent(spec(10, 25.0), NOW, 0.0).accepted
+    assert no_reference.check_parent(spec(10, 25.0), NOW).accepted
     stale = gate(order=OrderLimits(collar_bps=Limit(hard=100)), reference_max_age_seconds=30)
-    assert not stale.check_parent(spec(10, 25.0), NOW, 0.0).accepted  # the reference is 60 s old
+    assert not stale.check_parent(spec(10, 25.0), NOW).accepted  # the reference is 60 s old
     # the newest of fill and configured reference wins
     stale.on_fill(str(SESSION), "VOD.L", 10, 30.0, NOW - 1)
     assert stale.reference_price("VOD.L", NOW) == ReferencePrice(30.0, NOW - 1)
-    assert stale.check_parent(spec(10, 30.3), NOW, 0.0).accepted and not stale.check_parent(spec(10, 25.0), NOW, 0.0).accepted
+    assert stale.check_parent(spec(10, 30.3), NOW).accepted and not stale.check_parent(spec(10, 25.0), NOW).accepted
+
+
+def test_open_notional_fails_closed_when_a_working_order_cannot_be_priced():
+    risk = gate(session=SessionLimits(max_open_notional=Limit(hard=1e9)))
+    assert not risk.check_parent(spec(10), NOW, [WorkingOrder("BARC.L", 100)]).accepted  # no BARC.L reference
+    assert risk.check_parent(spec(10), NOW, [WorkingOrder("BARC.L", 100, 18.0)]).accepted
 
 
 def test_no_limits_configured_needs_no_price():
-    assert gate(references={}).check_parent(spec(10**12), NOW, 0.0).accepted
+    assert gate(references={}).check_parent(spec(10**12), NOW).accepted
 
 
 def test_restricted_symbols_and_duplicates_have_their_own_reasons():
-    assert gate(restricted=frozenset({"VOD.L"})).check_parent(spec(), NOW, 0.0).refusal.reason is RejectReason.HALTED
+    assert gate(restricted=frozenset({"VOD.L"})).check_parent(spec(), NOW).refusal.reason is RejectReason.HALTED
     risk = gate(duplicate_window_seconds=5.0)
-    assert risk.check_parent(spec(cl_ord_id="A"), NOW, 0.0).accepted
-    assert risk.check_parent(spec(cl_ord_id="B"), NOW + 5, 0.0).refusal.reason is RejectReason.DUPLICATE_ORDER
-    assert risk.check_parent(spec(cl_ord_id="C", side=Side.SELL), NOW + 5, 0.0).accepted
-    assert risk.check_parent(spec(cl_ord_id="D"), NOW + 5.01, 0.0).accepted  # A is out of the window
+    assert risk.check_parent(spec(cl_ord_id="A"), NOW).accepted
+    assert risk.check_parent(spec(cl_ord_id="B"), NOW + 5).refusal.reason is RejectReason.DUPLICATE_ORDER
+    assert risk.check_parent(spec(cl_ord_id="C", side=Side.SELL), NOW + 5).accepted
+    assert risk.check_parent(spec(cl_ord_id="D"), NOW + 5.01).accepted  # A is out of the window
 
 
 @pytest.mark.parametrize("limits, at_limit, over", [
@@ -134,7 +141,7 @@ def test_no_accepted_parent_breaks_a_hard_limit(orders, hard_quantity, hard_noti
             risk.change_limits(replace(risk.limits, order=replace(risk.limits.order,
                                                                   max_quantity=Limit(hard=hard_quantity))))
         order = spec(quantity, price, cl_ord_id=str(index))
-        if risk.check_parent(order, NOW, 0.0).accepted:
+        if risk.check_parent(order, NOW).accepted:
             notional_price = price if price is not None else 25.0
             assert quantity <= hard_quantity and quantity * notional_price <= hard_notional
             assert price is None or abs(price - 25.0) / 25.0 * 10_000 <= collar
