@@ -122,19 +122,75 @@ def _sweep_without_engine(server_command, sweeps: int) -> float:
 
 
 def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> dict[str, float]:
+    raw = raw_quickfix_rate()
+    bare_before = bare_sweep_latency()
+    venue_only = venue_sweep_latency()
+    # the risk gate is on every order's path: the same sweeps with the shipped limits and with none,
+    # the unlimited engine before and after (the machine's speed drifts)
+    unlimited_before = _engine_sweeps(latency_parents, 0.0, {"risk": {}})[0]
+    p50, p99, rate = _engine_sweeps(latency_parents, load_seconds, {})
+    unlimited = (unlimited_before + _engine_sweeps(latency_parents, 0.0, {"risk": {}})[0]) / 2
+    bare = (bare_before + bare_sweep_latency()) / 2  # before and after: the machine's speed drifts
+    report("Engine sweeps over FIX: 12 sim venues at zero latency, expgrad, engine/venues/trader in 3 processes")
+    report(f"  sweep latency over {latency_parents} one-sweep IOC parents with 12 children: p50 {p50:.2f} ms "
+           f"(goal <= 3), p99 {p99:.2f} ms (goal <= 15)")
+    gate_us = risk_gate_cost_us()
+    report(f"  the same with no risk limits (config risk: {{}}), same run: p50 {unlimited:.2f} ms; with the "
+           f"shipped limits / without = {p50 / unlimited:.3f} (goal within 5%: 0.95-1.05; separate engine "
+           f"processes, so this ratio carries the machine's noise, about +-10% here)")
+    report(f"  the gate's own cost per sweep (one parent against 24 working, 12 children, shipped limits), "
+           f"timed in process: {gate_us:.1f} us = {gate_us / 10 / p50:.2f}% of the p50 above")
+    report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
+           f"each, no engine logic): p50 {bare:.2f} ms; engine p50 / bare p50 = {p50 / bare:.2f}")
+    report(f"  the same sweep against the sim venues, no engine: p50 {venue_only:.2f} ms; "
+           f"what the engine adds to it: {p50 - venue_only:.2f} ms; engine p50 / venue-only p50 = "
+           f"{p50 / venue_only:.2f} (goal <= 1.25, with the write-ahead's commit in every sweep)")
+    report(f"  sustained: {rate:.0f} sweeps/s with {LOAD_WINDOW} parents working (goal >= 150)")
+    report(f"  raw quickfix in the same run: {raw:.0f} round trips/s (order out, one report back, 12 sessions); "
+           f"a sweep is 12 round trips plus about 24 more venue reports and the trader's reports")
+    return {"latency_p50_ms": float(p50), "latency_p99_ms": float(p99), "sweeps_per_second": rate,
+            "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare, "venue_sweep_p50_ms": venue_only,
+            "unlimited_latency_p50_ms": unlimited}
+
+
+def risk_gate_cost_us(rounds: int = 5000) -> float:
+    """Microseconds of risk checks one sweep costs: the parent's message and parent checks against
+    24 working parents, then 12 child checks, with the shipped limits."""
+    from engine.config import load_engine_config
+    from engine.domain.ids import ClOrdId, SessionKey, Symbol, trader_session_key
+    from engine.domain.orders import OrderType, ParentSpec, Side, TimeInForce
+    from engine.domain.risk import RiskGate, WorkingOrder
+
+    config = load_engine_config(Path(__file__).resolve().parents[1] / "config" / "engine.yaml")
+    gate = RiskGate(config.risk.limits(time.time(), lambda comp_id: trader_session_key("DARKAGG", comp_id)))
+    session = SessionKey(trader_session_key("DARKAGG", "TRADER1"))
+    working = [WorkingOrder("BARC.L", LOAD_PARENT)] * LOAD_WINDOW
+    spec = ParentSpec(session, ClOrdId("B"), Side.BUY, Symbol("VOD.L"), LATENCY_PARENT, OrderType.MARKET,
+                      TimeInForce.IOC)
+    start = time.time()
+    started = time.perf_counter()
+    for round_ in range(rounds):
+        now = start + round_ * 0.002  # a sweep every 2 ms, as in the latency run: within every rate limit
+        gate.check_message(session, now)
+        gate.check_parent(spec, now, working)
+        for venue in VENUES:
+            gate.check_child(venue, 20_000, 25.0, LATENCY_PARENT, now)
+    return (time.perf_counter() - started) / rounds * 1e6
+
+
+def _engine_sweeps(latency_parents: int, load_seconds: float, overrides: dict) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, sustained sweeps/s) of an engine started on the shipped config with
+    ``overrides``; no load phase when ``load_seconds`` is 0 (the rate is then nan)."""
     from engine.config import load_engine_config
     from engine.fix.trader_client import TraderClient
     from engine.journal import sweeps
     from engine.process.launch import Process, write_run_configs
 
-    raw = raw_quickfix_rate()
-    bare_before = bare_sweep_latency()
-    venue_only = venue_sweep_latency()
     with tempfile.TemporaryDirectory() as tmp:
         # The venues' ground-truth log is off: it is the study's record of hidden liquidity, work a
         # real pool never does, and in one process for 12 venues it would sit in every sweep's path.
         configs = write_run_configs(Path(tmp), zero_latency=True, ground_truth=False, engine_overrides={
-            "sweep": {"deadline_ms": 250, "interval_ms": 0, "cancel_retry_ms": 500}})
+            "sweep": {"deadline_ms": 250, "interval_ms": 0, "cancel_retry_ms": 500}, **overrides})
         config = load_engine_config(configs.engine)
         venues = Process("venues", ["venues", "--config", str(configs.venues)], Path(tmp) / "venues.log")
         engine = None
@@ -155,40 +211,29 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
                     client.send_order(f"L{number}", "buy", "VOD.L", LATENCY_PARENT, tif="IOC")
                     client.wait_done(f"L{number}", timeout=10)
                 load_start = time.time()
-                for number in range(LOAD_WINDOW):
-                    client.send_order(f"S{number}", "sell", "BARC.L", LOAD_PARENT)
-                time.sleep(load_seconds)
-                load_end = time.time()
-                for number in range(LOAD_WINDOW):
-                    client.cancel(f"X{number}", f"S{number}", "sell", "BARC.L", LOAD_PARENT)
-                for number in range(LOAD_WINDOW):
-                    client.wait_done(f"S{number}", timeout=10)
+                if load_seconds > 0:
+                    for number in range(LOAD_WINDOW):
+                        client.send_order(f"S{number}", "sell", "BARC.L", LOAD_PARENT)
+                    time.sleep(load_seconds)
+                    load_end = time.time()
+                    for number in range(LOAD_WINDOW):
+                        client.cancel(f"X{number}", f"S{number}", "sell", "BARC.L", LOAD_PARENT)
+                    for number in range(LOAD_WINDOW):
+                        client.wait_done(f"S{number}", timeout=10)
         finally:
             if engine is not None:
                 engine.stop()
             venues.stop()
         rows = sweeps(config.journal)
-    bare = (bare_before + bare_sweep_latency()) / 2  # before and after: the machine's speed drifts
     single = [r for r in rows if latency_start <= r.started_at < load_start and not any(r.timed_out)]
     full = [r for r in single if sum(1 for s in r.sent if s) == len(VENUES)]
     latencies = np.array([r.latency_ms for r in full])
+    p50, p99 = np.percentile(latencies, [50, 99]) if len(latencies) else (float("nan"), float("nan"))
+    if load_seconds <= 0:
+        return float(p50), float(p99), float("nan")
     warm = load_start + 1.0  # the first second of load fills the window
     loaded = [r for r in rows if warm <= r.started_at < load_end]
-    rate = len(loaded) / (load_end - warm)
-    p50, p99 = np.percentile(latencies, [50, 99]) if len(latencies) else (float("nan"), float("nan"))
-    report("Engine sweeps over FIX: 12 sim venues at zero latency, expgrad, engine/venues/trader in 3 processes")
-    report(f"  sweep latency over {len(full)} one-sweep IOC parents with 12 children: p50 {p50:.2f} ms "
-           f"(goal <= 3), p99 {p99:.2f} ms (goal <= 15)")
-    report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
-           f"each, no engine logic): p50 {bare:.2f} ms; engine p50 / bare p50 = {p50 / bare:.2f}")
-    report(f"  the same sweep against the sim venues, no engine: p50 {venue_only:.2f} ms; "
-           f"what the engine adds to it: {p50 - venue_only:.2f} ms; engine p50 / venue-only p50 = "
-           f"{p50 / venue_only:.2f} (goal <= 1.25, with the write-ahead's commit in every sweep)")
-    report(f"  sustained: {rate:.0f} sweeps/s with {LOAD_WINDOW} parents working (goal >= 150)")
-    report(f"  raw quickfix in the same run: {raw:.0f} round trips/s (order out, one report back, 12 sessions); "
-           f"a sweep is 12 round trips plus about 24 more venue reports and the trader's reports")
-    return {"latency_p50_ms": float(p50), "latency_p99_ms": float(p99), "sweeps_per_second": rate,
-            "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare, "venue_sweep_p50_ms": venue_only}
+    return float(p50), float(p99), len(loaded) / (load_end - warm)
 
 
 def main(argv: list[str] | None = None) -> int:

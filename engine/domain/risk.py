@@ -17,7 +17,6 @@ when no usable reference is known refuses the order rather than guess.
 
 from __future__ import annotations
 
-import datetime
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -26,6 +25,7 @@ from typing import Iterable, Mapping
 from engine.domain.orders import OrderType, ParentSpec, Refusal, RejectReason
 
 WINDOW_SECONDS = 1.0  # the rate limits are per second
+SECONDS_PER_DAY = 86_400.0
 
 
 class Severity(Enum):
@@ -159,7 +159,7 @@ class RiskGate:
         self._messages: dict[str, deque[float]] = {}
         self._children: dict[str, deque[float]] = {}
         self._filled_today: dict[str, float] = {}
-        self._day: datetime.date | None = None
+        self._day_start = float("-inf")  # the UTC day the filled notional is of
         self._last_fill: dict[str, ReferencePrice] = {}
         self._recent: deque[tuple[float, tuple]] = deque()
 
@@ -258,17 +258,23 @@ class RiskGate:
         return self._filled_today.get(session, 0.0)
 
     def _roll_day(self, now: float) -> None:
-        day = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date()
-        if day != self._day:
-            self._day, self._filled_today = day, {}
+        if self._day_start <= now < self._day_start + SECONDS_PER_DAY:
+            return
+        self._day_start = now - now % SECONDS_PER_DAY  # 00:00 UTC (epoch days are UTC days)
+        self._filled_today = {}
 
     def _open_notional(self, working: Iterable[WorkingOrder], now: float) -> float | None:
         total = 0.0
+        prices: dict[str, float | None] = {}  # one reference lookup per symbol, not per order
         for order in working:
-            reference = self.reference_price(order.symbol, now)
-            price = order.limit_price if order.limit_price is not None else (reference and reference.price)
+            price = order.limit_price
             if price is None:
-                return None
+                if order.symbol not in prices:
+                    reference = self.reference_price(order.symbol, now)
+                    prices[order.symbol] = reference.price if reference is not None else None
+                price = prices[order.symbol]
+                if price is None:
+                    return None
             total += order.leaves * price
         return total
 
