@@ -143,6 +143,9 @@ class ParentTasks:
                           orig_cl_ord_id=ending.orig_cl_ord_id)
         if parent.is_final:
             self._answer_requests_too_late(parent)
+            # one line for every end, whatever ended it (a fill, a cancel, an expiry, IOC's one sweep)
+            log_.info("parent done", state=parent.state.value, cum_qty=parent.cum_qty, quantity=parent.quantity,
+                      sweeps=parent.sweeps, reason=ending.text if ending is not None else "filled")
         log_.debug("parent task ends", state=parent.state.value)
         if parent.is_final:
             self.forget_later(parent)
@@ -232,8 +235,6 @@ class ParentTasks:
         if parent.pending_cancel is not None and parent.pending_cancel.cl_ord_id == cl_ord_id:
             parent.pending_cancel = None  # answered by this report
         shared.journal.record_parent(parent)
-        log.info("parent done", parent=parent.parent_id, state=parent.state.value, cum_qty=parent.cum_qty,
-                 quantity=parent.quantity, sweeps=parent.sweeps, reason=text)
 
     async def _pause(self, parent: ParentOrder, seconds: float) -> None:
         seconds = min(seconds, max(0.0, seconds_until(parent.spec.expire_at, self._shared.clock())))
