@@ -43,8 +43,12 @@ def read_document(path: str | Path, what: str) -> Document:
     """The YAML of ``path``; a missing or malformed file is a ConfigError naming it."""
     path = Path(path)
     try:
-        text = path.read_text()
-        return Document(path, yaml.safe_load(text), _value_lines(yaml.compose(text, Loader=yaml.SafeLoader)))
+        loader = yaml.SafeLoader(path.read_text())
+        try:  # one parse: the node tree gives the lines, and the data is built from it
+            node = loader.get_single_node()
+            return Document(path, loader.construct_document(node) if node is not None else None, _value_lines(node))
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what}") from None
     except IsADirectoryError:

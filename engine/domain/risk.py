@@ -18,7 +18,7 @@ when no usable reference is known refuses the order rather than guess.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterable, Mapping
 
@@ -188,7 +188,7 @@ class RiskGate:
             order_limits.max_notional, order_limits.collar_bps, session_limits.max_open_notional))
         if needs_price:
             reference = self.reference_price(spec.symbol, now)
-            price = spec.limit_price if spec.order_type is OrderType.LIMIT else (reference and reference.price)
+            price = self.price_of(spec.symbol, spec.limit_price, now)
             if reference is None and (spec.order_type is not OrderType.LIMIT or order_limits.collar_bps != NO_LIMIT):
                 return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, f"no reference price for {spec.symbol} younger than "
                                        f"{_number(self.limits.reference_max_age_seconds)} s: the limits cannot be evaluated"))
@@ -238,11 +238,6 @@ class RiskGate:
     def change_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
 
-    def set_reference(self, symbol: str, price: float, now: float) -> None:
-        references = dict(self.limits.references)
-        references[symbol] = ReferencePrice(price, now)
-        self.limits = replace(self.limits, references=references)
-
     # -- what the checks read --------------------------------------------------------------------
 
     def reference_price(self, symbol: str, now: float) -> ReferencePrice | None:
@@ -252,6 +247,13 @@ class RiskGate:
         if newest is None or now - newest.as_of > self.limits.reference_max_age_seconds:
             return None
         return newest
+
+    def price_of(self, symbol: str, limit_price: float | None, now: float) -> float | None:
+        """What an order's shares are priced at for its notional: its limit, else the reference."""
+        if limit_price is not None:
+            return limit_price
+        reference = self.reference_price(symbol, now)
+        return reference.price if reference is not None else None
 
     def filled_today(self, session: str, now: float) -> float:
         self._roll_day(now)
@@ -265,14 +267,13 @@ class RiskGate:
 
     def _open_notional(self, working: Iterable[WorkingOrder], now: float) -> float | None:
         total = 0.0
-        prices: dict[str, float | None] = {}  # one reference lookup per symbol, not per order
+        references: dict[str, float | None] = {}  # one reference lookup per symbol, not per order
         for order in working:
             price = order.limit_price
             if price is None:
-                if order.symbol not in prices:
-                    reference = self.reference_price(order.symbol, now)
-                    prices[order.symbol] = reference.price if reference is not None else None
-                price = prices[order.symbol]
+                if order.symbol not in references:
+                    references[order.symbol] = self.price_of(order.symbol, None, now)
+                price = references[order.symbol]
                 if price is None:
                     return None
             total += order.leaves * price

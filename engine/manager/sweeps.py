@@ -168,8 +168,7 @@ class SweepRunner:
     def _within_limits(self, parent: ParentOrder, quantity: int, children: np.ndarray, now: float) -> np.ndarray:
         """``children`` without those that break a per-child limit: a defect in the allocation
         cannot send an absurd order (a venue refused here sits this sweep out)."""
-        reference = self.risk.reference_price(parent.spec.symbol, now)
-        price = parent.spec.limit_price if parent.spec.limit_price is not None else (reference and reference.price)
+        price = self.risk.price_of(parent.spec.symbol, parent.spec.limit_price, now)
         unreserved = quantity
         for index in np.flatnonzero(children):
             shares = int(children[index])

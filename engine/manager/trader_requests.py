@@ -68,7 +68,7 @@ class TraderRequests(ManagerPart):
             self._shared.counters[f"risk soft {warning.limit}"] += 1
             log.warning("risk soft limit exceeded", session=spec.session, cl_ord_id=spec.cl_ord_id, text=warning.text)
         if not verdict.accepted:
-            self._shared.counters[f"risk refused {verdict.breach.limit if verdict.breach else 'unpriced'}"] += 1
+            self._shared.counters[f"risk refused {verdict.breach.limit if verdict.breach else verdict.refusal.reason.value}"] += 1
         return verdict.refusal
 
     def on_invalid_parent(self, message: InvalidParent) -> None:
