@@ -137,7 +137,7 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
     gate_us = risk_gate_cost_us()
     report(f"  the same with no risk limits (config risk: {{}}), same run: p50 {unlimited:.2f} ms; with the "
            f"shipped limits / without = {p50 / unlimited:.3f} (goal within 5%: 0.95-1.05; separate engine "
-           f"processes, so this ratio carries the machine's noise, about +-10% here)")
+           f"processes, so this ratio carries the machine's noise, larger than the gate's cost below)")
     report(f"  the gate's own cost per sweep (one parent against 24 working, 12 children, shipped limits), "
            f"timed in process: {gate_us:.1f} us = {gate_us / 10 / p50:.2f}% of the p50 above")
     report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
