@@ -23,6 +23,7 @@ from engine.domain.ids import IdFactory, run_prefix
 from engine.config import EngineConfig
 from engine.journal import Journal, JournalError, latest_weights, used_cl_ord_ids
 from engine.manager.order_manager import OrderManager
+from engine.manager.view import VIEW_PERIOD_SECONDS
 from engine.manager.weights import WeightBook
 
 log = structlog.get_logger("engine")
@@ -73,6 +74,10 @@ class Engine:
         self.journal: Journal | None = None
         self.manager: OrderManager | None = None
         self.gateway = None
+        self.metrics = None          # EngineMetrics when config.metrics.port is set
+        self.metrics_server = None   # /metrics, /healthz, /readyz
+        self.ops_server = None       # `dark-agg ops`
+        self._publisher: asyncio.Task | None = None
 
     def deliver(self, message: object) -> None:
         """The gateway's inbox (called on the loop thread)."""
@@ -93,7 +98,11 @@ class Engine:
         self.gateway = FixGateway(config, self)
         # the journal committed this run's number at open: every id of the run carries it
         ids = IdFactory(run_prefix(self.journal.run, time.time()), self.journal.run)
-        self.manager = OrderManager(config, self.gateway.venues, self.gateway.traders, self.journal, weights, ids)
+        if config.metrics.port is not None:
+            from engine.observability.metrics import EngineMetrics
+            self.metrics = EngineMetrics()
+        self.manager = OrderManager(config, self.gateway.venues, self.gateway.traders, self.journal, weights, ids,
+                                    metrics=self.metrics)
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()
         _warm_up(build_weights(config), config)
         self.manager.start(used)
@@ -111,10 +120,47 @@ class Engine:
         missing = await self._wait_for_venues(VENUE_LOGON_WAIT_SECONDS)
         if missing:
             log.warning("venues not logged on yet (they will be used once they are)", venues=missing)
+        self.manager.started = True
+        self._start_operations(asyncio.get_running_loop())
         log.info("engine started", run=self.journal.run, policy=config.policy, venues=len(config.venues),
                  weights_restored=restored,
                  open_parents=sum(1 for p in self.manager.parents.values() if not p.is_final),
                  trader_port=config.fix.trader.port, journal=str(config.journal))
+
+    def _start_operations(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The operator's channel and the metrics endpoint, both on loopback, each on its own thread;
+        they read the engine's view (published here every VIEW_PERIOD_SECONDS) and hand commands to
+        the loop. A token file others can read stops the start (TokenFileError is an OSError)."""
+        config = self.config
+        if self.metrics is not None:
+            from engine.observability.server import MetricsServer
+            self.metrics.publish(self.manager.view())
+            self.metrics_server = MetricsServer(config.metrics.host, config.metrics.port, self.metrics)
+            self.metrics_server.start()
+            self._publisher = loop.create_task(self._publish_forever(), name="view-publisher")
+        if config.ops.port is not None:
+            from engine.ops.desk import OpsDesk
+            from engine.ops.server import OpsServer
+            from engine.ops.token import load_or_create_token
+            desk = OpsDesk(self.manager, self._publish_view)
+            self.ops_server = OpsServer(config.ops.host, config.ops.port, load_or_create_token(config.ops_token_file),
+                                        desk.handle, loop,
+                                        on_request=self.metrics.ops_command if self.metrics is not None else None)
+            self.ops_server.start()
+        log.info("operations", ops_port=self.ops_server.port if self.ops_server else None,
+                 metrics_port=self.metrics_server.port if self.metrics_server else None)
+
+    def _publish_view(self) -> None:
+        if self.metrics is not None:
+            self.metrics.publish(self.manager.view())
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await asyncio.sleep(VIEW_PERIOD_SECONDS)
+            try:
+                self._publish_view()
+            except Exception:  # noqa: BLE001 - a broken view must not stop the engine; /healthz goes stale
+                log.exception("engine view not published")
 
     async def _wait_for_venues(self, timeout: float) -> list[str]:
         """Give the venue sessions a moment to log on, so the first parents see every venue."""
@@ -128,6 +174,10 @@ class Engine:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
+        if self.ops_server is not None:  # no command may arrive while the manager stops
+            self.ops_server.stop()
+        if self._publisher is not None:
+            self._publisher.cancel()
         if self.manager is not None:
             await self.manager.stop()
         if self.gateway is not None:
@@ -143,4 +193,6 @@ class Engine:
             counters = {**self.manager.counters,
                         **{f"not sent: {what}": count for what, count in self.manager.outbox.not_sent.items()},
                         "journal commits": self.journal.commits if self.journal else 0}
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         log.info("engine stopped", counters=counters)

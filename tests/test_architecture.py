@@ -2,7 +2,9 @@
 
 Imports point inward: the pure core (allocation, domain) knows nothing of the loop, FIX, files or
 the schema library; the manager knows the core, the configuration and the journal, never QuickFIX;
-the FIX edge implements the manager's ports; nothing in engine depends on the simulator."""
+the FIX edge implements the manager's ports; the operator's edges (metrics, the ops channel) see
+the manager only through its published view and its operations; nothing in engine depends on the
+simulator."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "fix": ({"domain", "config", "manager.ports"}, {"pydantic", "sqlite3"}),
     "study": ({"allocation", "config"}, {"asyncio", "quickfix", "sqlite3"}),
     "process": (set(), {"quickfix", "pydantic"}),
+    # the operator's edges: metrics read only the engine's published view; the ops channel hands
+    # commands to the manager's operations on the loop
+    "observability": ({"manager.ports", "manager.view"}, {"asyncio", "quickfix", "pydantic", "sqlite3"}),
+    "ops": ({"domain", "config", "manager.view", "manager.operations"}, {"quickfix", "pydantic", "sqlite3"}),
 }
 
 

@@ -21,6 +21,7 @@ from engine.config.fields import (CompId, Count, FilePath, Flag, Number, Port, P
                                   TimeOfDay, Whole, config_dataclass, duplicates, merge_venue_defaults, problems)
 from engine.config.loading import ConfigError, Document, load_file, validate
 from engine.config.market import MarketRef
+from engine.config.operations import MetricsConfig, OpsConfig, TripsConfig
 from engine.config.risk import RiskConfig
 
 DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
@@ -159,6 +160,12 @@ class EngineConfig:
     weights: WeightsConfig = WeightsConfig()
     risk: RiskConfig = RiskConfig()
     """pre-trade risk limits (none by default; see config/engine.yaml and the README)"""
+    trips: TripsConfig = TripsConfig()
+    """automatic kill switches: a venue's reject storm or overfill disables it"""
+    ops: OpsConfig = OpsConfig()
+    """the operator's channel (`dark-agg ops`)"""
+    metrics: MetricsConfig = MetricsConfig()
+    """Prometheus metrics and health checks"""
 
     venue_entry: ClassVar[type] = VenueSessionConfig  # what ``venue_defaults`` holds (the schema says so)
     _merge_defaults = model_validator(mode="before")(merge_venue_defaults)
@@ -189,6 +196,10 @@ class EngineConfig:
             found.append((("fix", "store_path"), None, "a directory for the trader file store"))
         problems(found)
         return self
+
+    @property
+    def ops_token_file(self) -> Path:
+        return self.ops.token_file or self.journal.with_name("ops.token")
 
     @functools.cached_property
     def venue_profiles(self) -> tuple[VenueProfile, ...]:

@@ -11,6 +11,7 @@
       sessions: {TRADER2: {max_open_notional: {hard: 5000000}}}  # by trader CompID, replaces `session`
       venues:   {V11: {max_orders_per_second: {hard: 50}}}     # replaces `child` for that venue
       restricted: [XYZ.L]
+      restricted_file: restricted.txt      # one symbol per line (# comments); `dark-agg ops restricted reload`
       duplicate_window_seconds: 2          # same session, side, symbol and quantity: refused (omit: off)
 
 The names of each group's limits are the domain's own (one declaration): a key the domain does not
@@ -24,7 +25,7 @@ from typing import Annotated, Callable, Literal
 
 from pydantic import Field, model_validator
 
-from engine.config.fields import Positive, Text, config_dataclass, problems
+from engine.config.fields import FilePath, Positive, Text, config_dataclass, problems
 from engine.domain.risk import (ChildLimits, Limit, OrderLimits, ReferencePrice, RiskLimits, SessionLimits)
 
 Level = Annotated[float, Field(strict=True, ge=0)]
@@ -78,7 +79,29 @@ class RiskConfig:
     reference_prices: dict[Text, Positive] = Field(default_factory=dict)
     reference_max_age_seconds: Positive = 86_400.0
     restricted: tuple[Text, ...] = ()
+    """symbols refused (OrdRejReason 2)"""
+    restricted_file: FilePath | None = None
+    """more restricted symbols, one per line (# starts a comment): read at start and by
+    `dark-agg ops restricted reload`"""
     duplicate_window_seconds: Positive | None = None
+    """same session, side, symbol and quantity within this many seconds: refused (OrdRejReason 6)"""
+
+    @model_validator(mode="after")
+    def _restricted_file_readable(self) -> "RiskConfig":
+        path = self.restricted_file
+        problems([(("restricted_file",), str(path), "a readable file of symbols")]
+                 if path is not None and not path.is_file() else [])
+        return self
+
+    def restricted_symbols(self) -> frozenset[str]:
+        """The configured list and the file's, read now (OSError when the file cannot be read)."""
+        symbols = set(self.restricted)
+        if self.restricted_file is not None:
+            for line in self.restricted_file.read_text().splitlines():
+                symbol = line.split("#", 1)[0].strip()
+                if symbol:
+                    symbols.add(symbol)
+        return frozenset(symbols)
 
     def limits(self, now: float, session_key: Callable[[str], str]) -> RiskLimits:
         """The domain's limits; configured reference prices count as of ``now`` (the engine's start),
@@ -90,5 +113,5 @@ class RiskConfig:
             by_session={session_key(comp_id): _group(SessionLimits, levels) for comp_id, levels in self.sessions.items()},
             by_venue={venue: _group(ChildLimits, levels) for venue, levels in self.venues.items()},
             references={symbol: ReferencePrice(price, now) for symbol, price in self.reference_prices.items()},
-            reference_max_age_seconds=self.reference_max_age_seconds, restricted=frozenset(self.restricted),
+            reference_max_age_seconds=self.reference_max_age_seconds, restricted=self.restricted_symbols(),
             duplicate_window_seconds=self.duplicate_window_seconds)

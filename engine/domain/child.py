@@ -84,6 +84,7 @@ class ChildChange:
     became_final: bool = False
     late: bool = False
     anomalies: tuple[str, ...] = ()
+    overfilled: bool = False  # the venue reported more filled than we sent (capped): a venue to stop using
 
 
 @dataclass(eq=False, slots=True)
@@ -152,7 +153,8 @@ class ChildOrder:
         became_final = self.is_final and not was_final
         if became_final:
             self.final_at = now
-        return ChildChange(filled, price, became_final, was_final and filled > 0, tuple(anomalies))
+        return ChildChange(filled, price, became_final, was_final and filled > 0, tuple(anomalies),
+                           any(text.startswith(_OVERFILL) for text in anomalies))
 
     def _new_fill(self, report: VenueReport, anomalies: list[str]) -> tuple[int, float]:
         """Shares this report adds, counted from the venue's CumQty when it gives one."""
@@ -163,7 +165,7 @@ class ChildOrder:
         else:
             return 0, 0.0
         if venue_cum > self.quantity:
-            anomalies.append(f"child {self.child_id}: venue reports {venue_cum} filled of {self.quantity} sent")
+            anomalies.append(f"{_OVERFILL} {self.child_id}: venue reports {venue_cum} filled of {self.quantity} sent")
             venue_cum = self.quantity
         filled = venue_cum - self.cum_qty
         if filled <= 0:
@@ -187,6 +189,9 @@ class ChildOrder:
         if report.kind is VenueReportKind.EXPIRED:
             return _T.EXPIRED
         return None
+
+
+_OVERFILL = "overfill of child"
 
 
 def _note(anomalies: list[str], anomaly: str | None) -> None:

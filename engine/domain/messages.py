@@ -155,6 +155,7 @@ class CancelRefused:
     for_replace: bool
     too_late: bool  # else: unknown order
     text: str
+    broker_option: bool = False  # refused by our rule (a limit, a halt): CxlRejReason 2, not "unknown order"
 
 
 @dataclass(frozen=True, slots=True)

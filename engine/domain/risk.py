@@ -192,7 +192,7 @@ class RiskGate:
             if reference is None and (spec.order_type is not OrderType.LIMIT or order_limits.collar_bps != NO_LIMIT):
                 return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, f"no reference price for {spec.symbol} younger than "
                                        f"{_number(self.limits.reference_max_age_seconds)} s: the limits cannot be evaluated"))
-            open_notional = self._open_notional(working, now) if session_limits.max_open_notional != NO_LIMIT else 0.0
+            open_notional = self.open_notional(working, now) if session_limits.max_open_notional != NO_LIMIT else 0.0
             if open_notional is None:
                 return Verdict(Refusal(RejectReason.EXCEEDS_LIMIT, "a working order has no usable reference price: "
                                        "session.max_open_notional cannot be evaluated"))
@@ -265,7 +265,7 @@ class RiskGate:
         self._day_start = now - now % SECONDS_PER_DAY  # 00:00 UTC (epoch days are UTC days)
         self._filled_today = {}
 
-    def _open_notional(self, working: Iterable[WorkingOrder], now: float) -> float | None:
+    def open_notional(self, working: Iterable[WorkingOrder], now: float) -> float | None:
         total = 0.0
         references: dict[str, float | None] = {}  # one reference lookup per symbol, not per order
         for order in working:

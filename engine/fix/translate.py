@@ -257,7 +257,7 @@ def order_cancel_reject(refusal: CancelRefused) -> str:
     return build_message("9", [
         (37, refusal.order_id or "NONE"), (11, refusal.cl_ord_id), (41, refusal.orig_cl_ord_id),
         (39, "8" if refusal.status is None else ORD_STATUS_CODES[refusal.status]),
-        (434, "2" if refusal.for_replace else "1"), (102, "0" if refusal.too_late else "1"),
+        (434, "2" if refusal.for_replace else "1"), (102, "2" if refusal.broker_option else "0" if refusal.too_late else "1"),
         (58, clean_text(refusal.text) if refusal.text else None)])
 
 

@@ -1,7 +1,7 @@
 """The SQLite journal: the write-ahead log of the order path, and the engine's memory.
 
-Tables: parents, children, fills, sweeps, incidents, weight snapshots, the engine's runs, and the
-trader reports on their way out.
+Tables: parents, children, fills, sweeps, incidents, weight snapshots, the engine's runs, the
+trader reports on their way out, and the controls (halts, resumes and limit changes, with who and when).
 
 Write-ahead (the contract the crash checks hold the engine to): ``record_*`` only appends a row to
 a list; :meth:`Journal.commit_now` makes every row recorded so far durable at once, and the order
@@ -75,6 +75,7 @@ class Journal:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._failed: BaseException | None = None
+        self._caught_up_at = time.monotonic()  # the writer's last round that found the tables complete
         self.commits = 0
         self._writer = threading.Thread(target=self._write_forever, name="journal-writer", daemon=True)
         self._writer.start()
@@ -109,6 +110,11 @@ class Journal:
 
     def record_incident(self, kind: str, detail: str, at: float) -> None:
         self._put("incident", (at, kind, detail))
+
+    def record_control(self, action: str, detail: dict, origin: str, at: float) -> None:
+        """A change of the trading state or the limits (halt, resume, limit, restricted, cancel_all),
+        who made it and when: restored at the next start, and the audit trail of the controls."""
+        self._put("control", (at, origin, action, json.dumps(detail, sort_keys=True)))
 
     def record_trader_report(self, exec_id: str, parent_id: str, session: str, report: dict) -> int:
         """A report for a trader, durable before it is sent; returns its number for
@@ -178,6 +184,20 @@ class Journal:
                 _remove(self._log.path)  # all in the tables: the next open starts a fresh file
         self._tables.close()
 
+    # -- health (any thread: the engine's view reads them) ----------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        """False once a commit or the writer has failed (the write-ahead cannot hold)."""
+        return self._failed is None and self._writer.is_alive()
+
+    def lag_seconds(self) -> float:
+        """How far the tables are behind the log: seconds since the writer last caught up with
+        every commit (0 when it has)."""
+        if self._applied >= (self._log.generation, self._log.size):
+            return 0.0
+        return max(0.0, time.monotonic() - self._caught_up_at)
+
     def _put(self, statement: str, values: tuple) -> None:
         # Appending under an uncontended lock costs well under a microsecond and wakes nobody.
         with self._rows_lock:
@@ -207,8 +227,11 @@ class Journal:
         # the files from the applied one to the loop's current one (no directory scan every round)
         files = [(generation, log_path(self.path, generation))
                  for generation in range(self._applied[0], self._log.generation + 1)]
+        end = (self._log.generation, self._log.size)
         try:
             self._applied = _apply_log(self._tables, files, self._applied)
+            if self._applied >= end:
+                self._caught_up_at = time.monotonic()
         except (sqlite3.Error, pickle.UnpicklingError, ValueError) as error:  # recorded: flush reports it
             self._failed = error
 

@@ -115,3 +115,10 @@ def incidents(path: Path) -> list[dict]:
     with closing(connect(path, read_only=True)) as connection:
         return column_dicts(connection, "SELECT * FROM incidents ORDER BY at")
 
+
+
+def controls(path: Path) -> list[dict]:
+    """Every halt, resume, limit change and operator cancel, oldest first, ``detail`` decoded."""
+    with closing(connect(path, read_only=True)) as connection:
+        rows = column_dicts(connection, "SELECT * FROM controls ORDER BY at, rowid")
+    return [{**row, "detail": json.loads(row["detail"])} for row in rows]

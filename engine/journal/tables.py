@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS incidents (at REAL NOT NULL, kind TEXT NOT NULL, deta
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started_at REAL NOT NULL, pid INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS wal_applied (
     one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL, offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS controls (
+    at REAL NOT NULL, origin TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trader_outbox (
     seq INTEGER PRIMARY KEY, exec_id TEXT NOT NULL, parent_id TEXT NOT NULL, session TEXT NOT NULL,
     report TEXT NOT NULL);
@@ -69,6 +71,7 @@ STATEMENTS = {
     "fill": "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
     "sweep": "INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     "incident": "INSERT INTO incidents VALUES (?,?,?)",
+    "control": "INSERT INTO controls VALUES (?,?,?,?)",  # an operator's command or a trip; detail as JSON
     "report": "INSERT OR REPLACE INTO trader_outbox VALUES (?,?,?,?,?)",  # the report dict as JSON
     "reports_sent": "DELETE FROM trader_outbox WHERE seq <= ?",
 }

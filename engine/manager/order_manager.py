@@ -35,16 +35,20 @@ from engine.domain.messages import (STATE_CHANGING_REQUESTS, CancelParent, Inval
                                     ParentStatusQuery, ReplaceParent, TraderSessionChanged, UnsupportedMessage,
                                     VenueCancelRefused, VenueReport, VenueSessionChanged, report_from_record)
 from engine.domain.parent import InvariantBroken, ParentOrder
+from engine.domain.controls import GLOBAL, Halt, TradingControls
 from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import WRITE_PERIOD_SECONDS, Journal, JournalError, unsent_trader_reports
+from engine.manager.operations import Operations
 from engine.manager.outbox import Outbox
 from engine.manager.parent_tasks import ParentTasks
-from engine.manager.ports import TraderPort, VenuePort
+from engine.manager.ports import Metrics, NoMetrics, TraderPort, VenuePort
 from engine.manager.restore import restore_parents
 from engine.manager.shared import SharedState
+from engine.manager.status import build_view
 from engine.manager.sweeps import SweepRunner
 from engine.manager.trader_requests import TraderRequests
+from engine.manager.view import EngineView
 from engine.manager.venue_reports import VenueReports
 from engine.manager.weights import WeightBook
 
@@ -53,7 +57,8 @@ log = structlog.get_logger("engine.manager")
 
 class OrderManager:
     def __init__(self, config: EngineConfig, venues: VenuePort, traders: TraderPort, journal: Journal,
-                 weights: WeightBook, ids: IdFactory, clock: Callable[[], float] = time.time) -> None:
+                 weights: WeightBook, ids: IdFactory, clock: Callable[[], float] = time.time,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
@@ -61,11 +66,16 @@ class OrderManager:
         outbox = Outbox(journal, venues, traders, self._journal_failed)
         # the risk limits: configured reference prices count as of this start
         risk = RiskGate(config.risk.limits(clock(), partial(trader_session_key, config.fix.trader.sender_comp_id)))
-        runner = SweepRunner(config, venues, outbox, weights, journal, ids, risk)
-        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock, risk)
+        controls, metrics = TradingControls(), metrics or NoMetrics()
+        runner = SweepRunner(config, venues, outbox, weights, journal, ids, risk, controls, metrics)
+        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock, risk, controls, metrics)
+        runner.on_venue_trip = self._shared.trip_venue
         self._parent_tasks = ParentTasks(self._shared)
         self._trader_requests = TraderRequests(self._shared, self._parent_tasks)
         self._venue_reports = VenueReports(self._shared, self._parent_tasks)
+        restricted = config.risk.restricted_symbols if config.risk.restricted_file is not None else None
+        self.operations = Operations(self._shared, self._parent_tasks, restricted)
+        self.started = False
         self._housekeepers: list[asyncio.Task] = []  # the reconciler and the weight snapshots
         self.trader_requests_handled = 0
         trader, venue = self._trader_requests, self._venue_reports
@@ -109,6 +119,18 @@ class OrderManager:
     def failed(self) -> asyncio.Event:
         return self._shared.failed
 
+    @property
+    def controls(self) -> TradingControls:
+        return self._shared.controls
+
+    @property
+    def risk(self) -> RiskGate:
+        return self._shared.risk
+
+    def view(self) -> EngineView:
+        """The engine as the operator's status, the metrics and the health checks see it."""
+        return build_view(self._shared, self.started)
+
     def _find(self, session: SessionKey, cl_ord_id: str) -> ParentOrder | None:
         return self._shared.find(session, cl_ord_id)
 
@@ -130,6 +152,7 @@ class OrderManager:
             self._parent_tasks.spawn(parent)
             log.info("parent restored", parent=parent.parent_id, cum_qty=parent.cum_qty, quantity=parent.quantity,
                      unresolved_children=len(parent.open_children))
+        self.operations.restore()  # halts, limit changes and operator cancels of the last runs
         loop = asyncio.get_running_loop()
         self._housekeepers = [loop.create_task(self._reconcile_forever(), name="reconciler"),
                               loop.create_task(self._snapshot_forever(), name="weight-snapshots"),
@@ -202,9 +225,16 @@ class OrderManager:
             self.outbox.flush()
 
     def _journal_failed(self, error: JournalError) -> None:
-        """The write-ahead cannot hold: stop taking risk (the run command then stops the engine)."""
+        """The write-ahead cannot hold: no new sweep starts from now (a global halt, tripped), and the
+        run command stops the engine. The halt cannot be journaled; the restart needs a journal
+        that works and resumes trading."""
         self.counters["journal failures"] += 1
-        log.critical("journal failed: the engine stops", error=str(error))
+        shared = self._shared
+        if not self.failed.is_set():  # the first failure trips the halt; later ones only count
+            shared.controls.halt(Halt(GLOBAL, f"the journal cannot be written: {error}", "trip", self.clock(),
+                                      automatic=True))
+            shared.metrics.incident("trip: journal failure")
+        log.critical("journal failed: every sweep halted, the engine stops", error=str(error))
         self.failed.set()
 
     async def _reconcile_forever(self) -> None:

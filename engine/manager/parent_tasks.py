@@ -50,6 +50,7 @@ class ParentTasks:
         self._tasks: dict[ParentId, asyncio.Task] = {}
         self._wake: dict[ParentId, asyncio.Event] = {}
         self._settling: set[ParentId] = set()  # parents whose final report waits for unresolved children
+        self._operator_cancels: dict[ParentId, str] = {}  # parents an operator cancelled -> the report's Text
         # Sweeps in flight at once: beyond what the FIX sessions and the loop can carry, more
         # concurrency only queues reports behind new orders, so latency grows and children miss
         # their deadlines while throughput stays the same. Parents wait for a slot instead.
@@ -65,6 +66,21 @@ class ParentTasks:
     def wake(self, parent_id: ParentId) -> None:
         """The parent's task looks at once at a request it is to carry out."""
         self._wake[parent_id].set()
+
+    def wake_all(self) -> None:
+        """Every parent looks again now (trading resumed: the paused ones sweep at once)."""
+        for event in self._wake.values():
+            event.set()
+
+    def cancel_by_operator(self, parent: ParentOrder, text: str) -> bool:
+        """The parent ends Canceled after the sweep in flight (its children withdrawn at the
+        deadline, the final report after the resolve wait), as a trader's cancel would; ``text`` goes
+        into the Canceled report. False when it has ended already."""
+        if parent.is_final or parent.parent_id not in self._wake:
+            return False
+        self._operator_cancels.setdefault(parent.parent_id, text)
+        self.wake(parent.parent_id)
+        return True
 
     def after_child_change(self, parent: ParentOrder, child_ended: bool) -> None:
         """A parent that has ended, or waits for its children to settle, looks again when one changes."""
@@ -144,6 +160,7 @@ class ParentTasks:
         if parent.is_final:
             self._answer_requests_too_late(parent)
             # one line for every end, whatever ended it (a fill, a cancel, an expiry, IOC's one sweep)
+            shared.metrics.parent_ended(parent.state.name.lower())
             log_.info("parent done", state=parent.state.value, cum_qty=parent.cum_qty, quantity=parent.quantity,
                       sweeps=parent.sweeps, reason=ending.text if ending is not None else "filled")
         log_.debug("parent task ends", state=parent.state.value)
@@ -190,13 +207,18 @@ class ParentTasks:
         """The sweep interval, doubled after each sweep in a row that filled nothing (up to
         ``max_interval_ms``): a parent the dark cannot fill now (a limit away from the midpoint, no
         contra) stops hammering every venue, and one fill brings it back to full speed."""
+        sweep = self._shared.config.sweep
+        if outcome is Skipped.HALTED:  # woken at once by a resume
+            return sweep.max_interval_ms / 1000.0
         if not isinstance(outcome, Sweep):
             return _IDLE_RETRY_SECONDS
-        sweep = self._shared.config.sweep
         return min(sweep.interval_ms * 2.0 ** min(empty_sweeps, 30), sweep.max_interval_ms) / 1000.0
 
     def _ending_due(self, parent: ParentOrder) -> _Ending | None:
-        """A cancel request or the GTD ExpireTime ends the parent (between sweeps, never during one)."""
+        """A cancel request (a trader's or an operator's) or the GTD ExpireTime ends the parent (between
+        sweeps, never during one)."""
+        if parent.parent_id in self._operator_cancels:
+            return _Ending(ParentTrigger.CANCEL, self._operator_cancels[parent.parent_id])
         if parent.pending_cancel is not None:
             request = parent.pending_cancel
             return _Ending(ParentTrigger.CANCEL, None, request.cl_ord_id, request.orig_cl_ord_id)
@@ -254,6 +276,7 @@ class ParentTasks:
             if self._shared.runner.forget(parent.parent_id) and not parent.open_children:
                 self._tasks.pop(parent.parent_id, None)
                 self._wake.pop(parent.parent_id, None)
+                self._operator_cancels.pop(parent.parent_id, None)
                 self._shared.parents.pop(parent.parent_id, None)
         asyncio.get_running_loop().call_later(_FORGET_CHILDREN_AFTER, forget)
 

@@ -36,3 +36,36 @@ class Inbox(Protocol):
     TraderSessionChanged)."""
 
     def deliver(self, message: object) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the manager tells the metrics (engine.observability implements it with prometheus_client;
+    :class:`NoMetrics` when none are served). Called on the loop's thread; must not block."""
+
+    def parent_ended(self, outcome: str) -> None: ...          # accepted, rejected, filled, canceled, expired
+
+    def child_ended(self, venue: str, outcome: str) -> None: ...  # filled, partially_filled, unfilled, rejected,
+                                                                  # timed_out, not_sent
+
+    def fill(self, venue: str, shares: int) -> None: ...
+
+    def sweep_latency(self, seconds: float) -> None: ...
+
+    def child_ack_latency(self, venue: str, seconds: float) -> None: ...  # child sent -> its first report
+
+    def risk_refusal(self, limit: str) -> None: ...
+
+    def risk_warning(self, limit: str) -> None: ...
+
+    def incident(self, kind: str) -> None: ...
+
+    def ops_command(self, command: str, result: str) -> None: ...  # result: ok, refused, error
+
+
+class NoMetrics:
+    def __getattr__(self, name: str):
+        return _ignore
+
+
+def _ignore(*args, **kwargs) -> None:
+    return None

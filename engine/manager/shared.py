@@ -18,6 +18,7 @@ from typing import Callable
 
 import structlog
 
+from engine.domain.controls import Halt, Scope, Target, TradingControls
 from engine.domain.ids import IdFactory, ParentId, SessionKey
 from engine.domain.messages import ReportKind
 from engine.domain.parent import ParentOrder
@@ -25,7 +26,7 @@ from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import Journal
 from engine.manager.outbox import Outbox
-from engine.manager.ports import VenuePort
+from engine.manager.ports import Metrics, NoMetrics, VenuePort
 from engine.manager.restore import recall_parent
 from engine.manager.sweeps import SweepRunner
 
@@ -42,11 +43,14 @@ class SharedState:
     ids: IdFactory
     clock: Callable[[], float]
     risk: RiskGate  # pre-trade limits: fed fills here, asked by the trader requests and the sweeps
+    controls: TradingControls = field(default_factory=TradingControls)  # halts and disabled venues
+    metrics: Metrics = field(default_factory=NoMetrics)
     parents: dict[ParentId, ParentOrder] = field(default_factory=dict)
     by_cl_ord_id: dict[tuple[str, str], ParentId] = field(default_factory=dict)
     used_cl_ord_ids: set[tuple[str, str]] = field(default_factory=set)
     counters: Counter[str] = field(default_factory=Counter)
     failed: asyncio.Event = field(default_factory=asyncio.Event)  # set: the run ends in a controlled way
+    trader_sessions: dict[str, bool] = field(default_factory=dict)  # session key -> logged on
 
     @property
     def children(self) -> dict:
@@ -74,5 +78,28 @@ class SharedState:
 
     def incident(self, kind: str, detail: str) -> None:
         self.counters[kind] += 1
+        self.metrics.incident(kind)
         log.warning(kind, detail=detail)
         self.journal.record_incident(kind, detail, self.clock())
+
+    def halt(self, halt: Halt) -> None:
+        """The one way a halt starts (an operator's or a trip's): in force at once, journaled with
+        who and why, restored at the next start. A trip is also an incident and an alert."""
+        self.controls.halt(halt)
+        self.journal.record_control("halt", halt_record(halt), halt.origin, halt.at)
+        if halt.automatic:
+            log.critical("kill switch tripped", scope=halt.target.describe(), reason=halt.reason)
+            self.incident(f"trip: {halt.target.scope.value} halted", f"{halt.target.describe()}: {halt.reason}")
+        else:
+            log.warning("trading halted", scope=halt.target.describe(), reason=halt.reason, origin=halt.origin)
+
+    def trip_venue(self, venue: str, reason: str) -> None:
+        """A venue behaving dangerously (overfills, a storm of rejects) is disabled until an operator
+        enables it again."""
+        if self.controls.venue_halt(venue) is None:
+            self.halt(Halt(Target(Scope.VENUE, venue), reason, "trip", self.clock(), automatic=True))
+
+
+def halt_record(halt: Halt) -> dict:
+    return {"scope": halt.target.scope.value, "key": halt.target.key, "reason": halt.reason,
+            "automatic": halt.automatic, "cancel": halt.cancel}

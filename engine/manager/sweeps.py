@@ -17,6 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Callable
 
 import numpy as np
 import structlog
@@ -25,6 +26,7 @@ from engine.allocation.certificate import no_regret_possible
 from engine.allocation.policies import Allocation
 from engine.allocation.rules import VenueRules
 from engine.domain.child import ChildOrder, ChildState, ChildTrigger
+from engine.domain.controls import RejectStorm, TradingControls
 from engine.domain.ids import ChildId, IdFactory, VenueName
 from engine.domain.messages import CancelChild, SubmitChild
 from engine.domain.parent import ParentOrder
@@ -32,7 +34,8 @@ from engine.domain.risk import RiskGate, RiskLimits
 from engine.config import EngineConfig
 from engine.journal import Journal, SweepRow
 from engine.manager.outbox import Outbox
-from engine.manager.ports import VenuePort
+from engine.manager.ports import Metrics, NoMetrics, VenuePort
+from engine.manager.status import VenueActivity
 from engine.manager.weights import WeightBook
 
 log = structlog.get_logger("engine.sweep")
@@ -46,6 +49,7 @@ class Skipped(Enum):
     NO_VENUE = "no venue is logged on and enabled"
     BELOW_MINIMUMS = "the remaining quantity is below every available venue's minimum order"
     REFUSED_BY_RISK = "every child broke a per-child risk limit"
+    HALTED = "trading is halted in its scope"
 
 
 @dataclass(eq=False)
@@ -70,9 +74,15 @@ class Sweep:
 
 class SweepRunner:
     def __init__(self, config: EngineConfig, venues: VenuePort, outbox: Outbox, weights: WeightBook,
-                 journal: Journal, ids: IdFactory, risk: RiskGate | None = None) -> None:
+                 journal: Journal, ids: IdFactory, risk: RiskGate | None = None,
+                 controls: TradingControls | None = None, metrics: Metrics | None = None) -> None:
         self.config = config
         self.risk = risk or RiskGate(RiskLimits())  # every child is checked again just before it leaves
+        self.controls = controls or TradingControls()  # halted scopes send nothing; disabled venues get nothing
+        self.metrics = metrics or NoMetrics()
+        self.reject_storm = RejectStorm(config.trips.venue_rejects, config.trips.venue_reject_window_seconds)
+        self.on_venue_trip: Callable[[str, str], None] = lambda venue, reason: None  # the manager disables it
+        self.activity = VenueActivity()  # each venue's recent fill rate, for `dark-agg ops status`
         self.venues = venues  # asked who is logged on; everything sent goes through the outbox
         self.outbox = outbox
         self.weights = weights
@@ -109,12 +119,21 @@ class SweepRunner:
 
     def available(self, now: float) -> np.ndarray:
         logged_on = np.array([self.venues.logged_on(name) for name in self.venue_names], dtype=np.bool_)
-        return self.enabled & logged_on & (self.benched_until <= now)
+        available = self.enabled & logged_on & (self.benched_until <= now)
+        disabled = self.controls.disabled_venues
+        if disabled:
+            available &= np.array([name not in disabled for name in self.venue_names], dtype=np.bool_)
+        return available
 
     def _count_reject(self, index: int, rejected: bool, now: float) -> None:
         """A venue that rejects ``REJECTS_BEFORE_BENCH`` children in a row (a rule we do not know, a
         symbol it does not trade) sits out ``bench_seconds`` instead of refusing every sweep."""
         self.rejects_in_a_row[index] = self.rejects_in_a_row[index] + 1 if rejected else 0
+        venue = self.venue_names[index]
+        if rejected and self.reject_storm.on_reject(venue, now):
+            trips = self.config.trips
+            self.on_venue_trip(venue, f"reject storm: {trips.venue_rejects} children rejected within "
+                                      f"{trips.venue_reject_window_seconds:g} s")
         if self.rejects_in_a_row[index] >= REJECTS_BEFORE_BENCH:
             self.rejects_in_a_row[index] = 0
             self.benched_until[index] = now + self.config.sweep.reject_bench_ms / 1000.0
@@ -122,6 +141,8 @@ class SweepRunner:
                         seconds=self.config.sweep.reject_bench_ms / 1000.0)
 
     def start(self, parent: ParentOrder, now: float) -> Sweep | Skipped:
+        if self.controls.halt_of(parent.spec.session, parent.spec.symbol) is not None:
+            return Skipped.HALTED
         quantity = parent.unreserved
         if quantity <= 0:
             return Skipped.NOTHING_FREE
@@ -191,6 +212,7 @@ class SweepRunner:
         sweep.allocation.children[index] = 0
         self.sweep_of.pop(child.child_id, None)
         self.journal.record_child(child)
+        self.metrics.child_ended(child.venue, "not_sent")
         sweep.child_final()
 
     def finish(self, sweep: Sweep, now: float) -> SweepRow:
@@ -206,12 +228,15 @@ class SweepRunner:
             if not child.is_final:
                 self._withdraw(child, now)
                 timed_out[index] = True
+                self.metrics.child_ended(child.venue, "timed_out")
                 continue
             self._count_reject(index, child.state is ChildState.REJECTED, now)
+            self.metrics.child_ended(child.venue, _outcome(child))
             if child.state is ChildState.REJECTED:  # the venue refused the order: no news about liquidity
                 continue
             sent[index] = child.quantity
             filled[index] = child.cum_qty
+            self.activity.resolved(child.venue, child.quantity, child.cum_qty, now)
         parent = sweep.parent
         learned = bool(sent.any())
         if learned:
@@ -225,6 +250,7 @@ class SweepRunner:
                        [int(x) for x in self._filled(sweep)], timed_out, learned, certified,
                        sweep.started_at, 1000.0 * (ended - sweep.started))
         self.journal.record_sweep(row)
+        self.metrics.sweep_latency(row.latency_ms / 1000.0)
         log.info("sweep", parent=parent.parent_id, sweep=sweep.number, symbol=parent.spec.symbol,
                  quantity=row.quantity, filled=sum(row.filled), timed_out=sum(timed_out),
                  certificate="no regret possible" if certified else "possible regret",
@@ -275,6 +301,14 @@ class SweepRunner:
         for index, child in sweep.children.items():
             filled[index] = child.cum_qty
         return filled
+
+
+def _outcome(child: ChildOrder) -> str:
+    if child.state is ChildState.REJECTED:
+        return "rejected"
+    if child.cum_qty >= child.quantity:
+        return "filled"
+    return "partially_filled" if child.cum_qty else "unfilled"
 
 
 def seconds_until(expire_at: float | None, now: float) -> float:

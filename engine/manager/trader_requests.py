@@ -9,6 +9,8 @@ that comes too late is refused, never raised: nothing a trader sends can crash t
 
 from __future__ import annotations
 
+import dataclasses
+
 import structlog
 
 from engine.domain.ids import ClOrdId, SessionKey
@@ -16,7 +18,7 @@ from engine.domain.messages import (BusinessRefusal, CancelParent, CancelRefused
                                     ParentReport, ParentStatus, ParentStatusQuery, ReplaceParent, ReportKind,
                                     TraderSessionChanged, UnsupportedMessage)
 from engine.domain.orders import ParentSpec, Refusal, RejectReason, check_parent
-from engine.domain.risk import WorkingOrder
+from engine.domain.risk import Verdict, WorkingOrder
 from engine.domain.parent import ParentOrder, ParentTrigger
 from engine.manager.parent_tasks import ManagerPart, ParentTasks, replace_refusal
 from engine.manager.shared import SharedState
@@ -40,8 +42,9 @@ class TraderRequests(ManagerPart):
             return
         shared.used_cl_ord_ids.add(key)
         parent = ParentOrder(shared.ids.parent(), spec, now)
-        refusal = check_parent(spec, self._symbols, now) or self._risk_refusal(spec, now)
+        refusal = check_parent(spec, self._symbols, now) or self._halt_refusal(spec) or self._risk_refusal(spec, now)
         if refusal is not None:
+            shared.metrics.parent_ended("rejected")
             parent.transition(ParentTrigger.REJECT, now)
             shared.send(parent, ReportKind.REJECTED, text=refusal.text, reject_reason=refusal.reason)
             shared.journal.record_parent(parent)
@@ -51,10 +54,18 @@ class TraderRequests(ManagerPart):
         parent.transition(ParentTrigger.ACCEPT, now)
         shared.send(parent, ReportKind.NEW)
         shared.journal.record_parent(parent)
+        shared.metrics.parent_ended("accepted")
         log.info("parent accepted", parent=parent.parent_id, session=spec.session, cl_ord_id=spec.cl_ord_id,
                  side=spec.side.value, symbol=spec.symbol, quantity=spec.quantity,
                  order_type=spec.order_type.value, time_in_force=spec.time_in_force.value)
         self._parent_tasks.spawn(parent)
+
+    def _halt_refusal(self, spec: ParentSpec) -> Refusal | None:
+        refusal = self._shared.controls.refusal(spec)
+        if refusal is not None:
+            self._shared.counters["refused while halted"] += 1
+            self._shared.metrics.risk_refusal("halt")
+        return refusal
 
     def _risk_refusal(self, spec: ParentSpec, now: float) -> Refusal | None:
         """The session's message rate, then the parent's limits against its session's working parents."""
@@ -66,10 +77,16 @@ class TraderRequests(ManagerPart):
             verdict = risk.check_parent(spec, now, working)
         for warning in verdict.warnings:
             self._shared.counters[f"risk soft {warning.limit}"] += 1
+            self._shared.metrics.risk_warning(warning.limit)
             log.warning("risk soft limit exceeded", session=spec.session, cl_ord_id=spec.cl_ord_id, text=warning.text)
         if not verdict.accepted:
-            self._shared.counters[f"risk refused {verdict.breach.limit if verdict.breach else verdict.refusal.reason.value}"] += 1
+            self._count_refusal(verdict)
         return verdict.refusal
+
+    def _count_refusal(self, verdict: Verdict) -> None:
+        limit = verdict.breach.limit if verdict.breach else verdict.refusal.reason.name.lower()
+        self._shared.counters[f"risk refused {limit}"] += 1
+        self._shared.metrics.risk_refusal(limit)
 
     def on_invalid_parent(self, message: InvalidParent) -> None:
         self._shared.used_cl_ord_ids.add((message.session, message.cl_ord_id))
@@ -89,10 +106,13 @@ class TraderRequests(ManagerPart):
         self._hold_request(parent, message, ParentTrigger.REQUEST_CANCEL, ReportKind.PENDING_CANCEL)
 
     def on_replace(self, message: ReplaceParent) -> None:
-        # counted, not refused by the rate: a replace may only reduce the quantity (below)
-        self._shared.risk.check_message(message.session, self._shared.clock())
+        # a replace counts against the session's message rate and is refused over it (a cancel never is)
+        rate = self._shared.risk.check_message(message.session, self._shared.clock())
         parent = self._shared.find(message.session, message.orig_cl_ord_id)
         refusal = self._cancel_refusal(parent, message.session, message.cl_ord_id, message.orig_cl_ord_id, True)
+        if refusal is None and not rate.accepted:
+            self._count_refusal(rate)
+            refusal = dataclasses.replace(replace_refusal(parent, message, False, rate.refusal.text), broker_option=True)
         if refusal is None and parent.state not in (ParentStatus.NEW, ParentStatus.PARTIALLY_FILLED):
             refusal = replace_refusal(parent, message, True, f"the order is {parent.state.value}")
         if refusal is None and not 0 < message.quantity <= parent.quantity:
@@ -129,6 +149,7 @@ class TraderRequests(ManagerPart):
                                                             f"message type {message.msg_type} is not supported"))
 
     def on_trader_session(self, message: TraderSessionChanged) -> None:
+        self._shared.trader_sessions[str(message.session)] = message.logged_on
         log.info("trader session", session=message.session, logged_on=message.logged_on)
 
     def _cancel_refusal(self, parent: ParentOrder | None, session: SessionKey, cl_ord_id: ClOrdId,
@@ -151,4 +172,6 @@ class TraderRequests(ManagerPart):
                               symbol=symbol, quantity=quantity, cum_qty=0, leaves_qty=0, avg_px=0.0,
                               reject_reason=reason, text=text)
         self._shared.outbox.report(report)
+        if kind is ReportKind.REJECTED:
+            self._shared.metrics.parent_ended("rejected")
         log.info("parent rejected", session=session, cl_ord_id=cl_ord_id, reason=reason.value, text=text)

@@ -32,6 +32,8 @@ class VenueReports(ManagerPart):
             if child is None:
                 return
         now = self._shared.clock()
+        if child.state is ChildState.SENT and not child.timed_out:  # its first report: the venue's ack latency
+            self._shared.metrics.child_ack_latency(child.venue, now - child.sent_at)
         change = child.apply(report, now)
         self._after_child_change(child, change, report.exec_id, now)
 
@@ -77,10 +79,13 @@ class VenueReports(ManagerPart):
         shared = self._shared
         for anomaly in change.anomalies:
             shared.incident("venue anomaly", anomaly)
+        if change.overfilled and shared.config.trips.venue_overfill:
+            shared.trip_venue(child.venue, f"overfill: reported more filled than child {child.child_id} sent")
         parent = shared.parents[child.parent_id]
         already_done = parent.is_final
         booked = parent.book(child, change, now)
         if change.filled:
+            shared.metrics.fill(child.venue, change.filled)
             shared.journal.record_fill(child.venue, exec_id, child.child_id, parent.parent_id, change.filled,
                                        change.price, booked.booked, change.late, now)
         if booked.booked:
