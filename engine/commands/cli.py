@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("engine.commands.demo", "the product end to end: sim venues, the engine, a trader sending parents, a summary"),
     "weights": ("engine.commands.weights", "export the engine's live weights as study.json and a weight map"),
     "config": ("engine.commands.config", "check config files without starting anything, or print their JSON Schema"),
+    "ops": ("engine.commands.ops", "operate the running engine: status, halt/resume, venues, limits, cancel-all"),
 }
 
 

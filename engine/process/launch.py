@@ -93,6 +93,13 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
     engine["journal"] = str(run_dir / "journal.sqlite")
     engine["fix"]["store_path"] = str(run_dir / "fix_store")
     engine["fix"]["trader"]["port"] = free_port()
+    if engine.get("ops"):  # the operator's channel and the metrics of this run: its own ports and token
+        engine["ops"] = {**engine["ops"], "port": free_port(), "token_file": str(run_dir / "ops.token")}
+    if engine.get("metrics"):
+        engine["metrics"] = {**engine["metrics"], "port": free_port()}
+    restricted = engine.get("risk", {}).get("restricted_file")
+    if restricted:
+        engine["risk"]["restricted_file"] = str((CONFIG / restricted).resolve())
     for entry in engine["venues"]:
         entry["port"] = ports[entry["name"]]
     for key, value in (engine_overrides or {}).items():

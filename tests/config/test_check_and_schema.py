@@ -34,13 +34,14 @@ def test_every_shipped_config_passes_the_check(capsys):
 
 def test_a_broken_file_fails_with_exit_2_and_one_line_per_problem(tmp_path, capsys):
     text = (PROJECT / "config" / "engine.yaml").read_text().replace("markets/lse.yaml", str(PROJECT / "config/markets/lse.yaml"))
+    text = text.replace("restricted_file: restricted.txt", f"restricted_file: {PROJECT / 'config/restricted.txt'}")
     broken = tmp_path / "engine.yaml"
     broken.write_text(text.replace("policy: expgrad", "policy: best").replace("port: 9200", "port: high"))
     assert main(["config", "check", str(broken), str(SHIPPED["venues"][0])]) == 2
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
     assert errors[0].startswith(f"{broken}:7: policy = 'best', expected one of 'expgrad'")
-    assert errors[1] == f"{broken}:48: fix.trader.port = 'high', expected a whole number"
+    assert errors[1] == f"{broken}:58: fix.trader.port = 'high', expected a whole number"
     assert errors[2] == "dark-agg config: 1 of 2 file(s) invalid"
     assert captured.out == f"{SHIPPED['venues'][0]}: ok (venues: 12 venues, market LN LSE)\n"
 
