@@ -37,7 +37,8 @@ class LimitChange:
     def describe(self) -> str:
         where = f" for {self.scope_key}" if self.scope_key else ""
         level = f" {self.level}" if "." in self.key else ""
-        value = "none" if self.value is None else f"{self.value:g}"
+        value = ("none" if self.value is None else f"{self.value:,.0f}" if self.value.is_integer()
+                 else f"{self.value:g}")
         return f"{self.key}{level}{where} = {value}"
 
 

@@ -218,3 +218,37 @@ async def test_a_halted_ioc_parent_ends_at_once_rather_than_wait(tmp_path):
         final = await until(lambda: h.traders.final(cl))
         assert final.kind is ReportKind.CANCELED and final.status is ParentStatus.CANCELED
         assert h.venues.submitted == []
+
+
+async def test_the_restricted_list_file_is_read_at_start_and_reloaded_on_command(tmp_path):
+    restricted = tmp_path / "restricted.txt"
+    restricted.write_text("# none yet\n")
+    async with Harness(tmp_path, risk={"restricted_file": "restricted.txt"}) as h:
+        first = h.order(900)
+        await until(lambda: h.traders.kinds(first)[1:2] == [ReportKind.NEW])
+        restricted.write_text(f"{SYMBOL}   # under investigation\n")
+        assert h.traders.final(h.order(900, cl_ord_id="not yet")) is None  # the file is read on command only
+        result = h.manager.operations.reload_restricted(OPS)
+        assert f"added ['{SYMBOL}']" in result["message"]
+        report = rejected_for(h, h.order(900))
+        assert report.reject_reason is RejectReason.HALTED and "restricted list" in report.text
+        restricted.unlink()
+        with pytest.raises(OperationRefused, match="the old one stays"):
+            h.manager.operations.reload_restricted(OPS)
+        assert rejected_for(h, h.order(900)).reject_reason is RejectReason.HALTED
+    assert [row["action"] for row in controls(tmp_path / "journal.sqlite")] == ["restricted"]
+
+
+async def test_a_replace_over_the_message_rate_is_refused_with_cxl_rej_reason_2_and_a_cancel_never_is(tmp_path):
+    from engine.domain.messages import ReplaceParent
+    async with Harness(tmp_path, sweep=SWEEP, risk={"session": {"max_messages_per_second": {"hard": 2}}}) as h:
+        cl = h.order(900)                                             # message 1
+        await h.children(3)
+        h.deliver(ReplaceParent(SESSION, "R1", cl, 800))              # message 2: at the limit
+        h.deliver(ReplaceParent(SESSION, "R2", "R1", 700))            # message 3: over it
+        refusal = await until(lambda: next((r for r in h.traders.cancel_refusals if r.cl_ord_id == "R2"), None))
+        assert refusal.broker_option and refusal.for_replace and "max_messages_per_second 2" in refusal.text
+        assert not any(r.cl_ord_id == "R1" for r in h.traders.cancel_refusals)
+        h.deliver(CancelParent(SESSION, "X1", "R1"))                  # message 4: a cancel still goes through
+        final = await until(lambda: h.traders.final("X1"), timeout=3)
+        assert final.kind is ReportKind.CANCELED
