@@ -61,7 +61,7 @@ def build_view(shared: "SharedState", started: bool) -> EngineView:
         limits = shared.risk.limits.for_session(session)
         open_notional = shared.risk.open_notional(
             [WorkingOrder(p.spec.symbol, p.leaves_qty, p.spec.limit_price) for p in mine], now)
-        usage.append(LimitUsage(session, open_notional if open_notional is not None else float("nan"),
+        usage.append(LimitUsage(session, open_notional,
                                 limits.max_open_notional.hard, shared.risk.filled_today(session, now),
                                 limits.max_daily_notional.hard, len(mine)))
     return EngineView(at=now, started=started, sessions=sessions, venues=tuple(venues), halts=halts,

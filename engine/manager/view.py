@@ -45,7 +45,7 @@ class LimitUsage:
     """A session's use of its session limits (None: no such limit)."""
 
     session: str
-    open_notional: float
+    open_notional: float | None     # None: a working order cannot be priced (the gate then refuses new ones)
     max_open_notional: float | None
     filled_today: float
     max_daily_notional: float | None

@@ -10,8 +10,9 @@ import pytest
 
 from engine.domain.controls import GLOBAL, Scope, Target
 from engine.domain.limit_changes import LimitChange
-from engine.domain.messages import CancelParent, ParentStatus, ReportKind, VenueOrderStatus, VenueReport, VenueReportKind
-from engine.domain.orders import RejectReason
+from engine.domain.messages import (CancelParent, ParentStatus, ReplaceParent, ReportKind, VenueOrderStatus, VenueReport,
+                                    VenueReportKind)
+from engine.domain.orders import RejectReason, TimeInForce
 from engine.journal import JournalError, controls, incidents
 from engine.manager.operations import OperationRefused
 from tests.engine.fakes import SESSION, SYMBOL, Harness, answer_all, canceled, trade, until
@@ -208,12 +209,11 @@ async def test_a_limit_changed_at_runtime_applies_at_once_is_journaled_and_survi
         assert rejected_for(again, again.order(501, cl_ord_id="N1")).reject_reason is RejectReason.EXCEEDS_LIMIT
 
 
-async def test_a_halted_ioc_parent_ends_at_once_rather_than_wait(tmp_path):
+async def test_an_ioc_parent_with_every_venue_disabled_ends_at_once_rather_than_wait(tmp_path):
     async with Harness(tmp_path, sweep=SWEEP) as h:
         h.manager.operations.halt(Target(Scope.VENUE, "A"), "x", OPS)
         h.manager.operations.halt(Target(Scope.VENUE, "B"), "x", OPS)
         h.manager.operations.halt(Target(Scope.VENUE, "C"), "x", OPS)
-        from engine.domain.orders import TimeInForce
         cl = h.order(900, tif=TimeInForce.IOC)
         final = await until(lambda: h.traders.final(cl))
         assert final.kind is ReportKind.CANCELED and final.status is ParentStatus.CANCELED
@@ -240,7 +240,7 @@ async def test_the_restricted_list_file_is_read_at_start_and_reloaded_on_command
 
 
 async def test_a_replace_over_the_message_rate_is_refused_with_cxl_rej_reason_2_and_a_cancel_never_is(tmp_path):
-    from engine.domain.messages import ReplaceParent
+
     async with Harness(tmp_path, sweep=SWEEP, risk={"session": {"max_messages_per_second": {"hard": 2}}}) as h:
         cl = h.order(900)                                             # message 1
         await h.children(3)
