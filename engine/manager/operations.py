@@ -156,6 +156,9 @@ class Operations(ManagerPart):
                 log.warning("operator's cancel carried out after the restart", parent=parent_id)
         if shared.controls.halts:
             log.warning("restarted halted", halts=[h.text for h in shared.controls.halts])
+        if self.changes:  # over the config file's values: say which, so an edited file is not a surprise
+            log.warning("limit changes from the journal in force", changes=[
+                LimitChange(c["key"], c["value"], c["level"], c["scope_key"]).describe() for c in self.changes])
         return len(rows)
 
     def _replay_limit(self, detail: dict, row: dict) -> None:
