@@ -2,8 +2,13 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-# quickfix ships as C++ source only; these flags halve its compile time (see ../shared/research/FIX_NOTES.md)
+# quickfix ships as C++ source only. It is built here with OpenSSL (TLS sessions: HAVE_SSL, linked
+# with libssl/libcrypto; --no-as-needed because the link line names the libraries before the objects)
+# and with flags that halve its compile time (../shared/research/FIX_NOTES.md), once per machine, into
+# a wheelhouse of its own: pip's cache may hold a wheel of the same version built without SSL.
+QUICKFIX   := quickfix==1.16.0
 export CXXFLAGS ?= -DNDEBUG -O1 -g0 -fwrapv
+WHEELHOUSE ?= $(HOME)/.cache/dark-aggregator/quickfix-1.16.0-ssl
 STAMP  := $(VENV)/.installed
 
 .PHONY: install test demo bench crash study clean
@@ -12,8 +17,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(WHEELHOUSE)/.built: | $(BIN)/python
+	CPPFLAGS=-DHAVE_SSL=1 LDFLAGS="-Wl,--no-as-needed -lssl -lcrypto" \
+	  $(BIN)/pip wheel --quiet --no-binary quickfix --no-cache-dir --no-deps $(QUICKFIX) -w $(WHEELHOUSE)
+	touch $@
+
+$(STAMP): pyproject.toml $(WHEELHOUSE)/.built | $(BIN)/python
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(WHEELHOUSE)/quickfix-*.whl
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m engine.fix.tls_support  # fails unless the quickfix in use really speaks TLS
 	touch $(STAMP)
 
 install: $(STAMP)
