@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("engine.commands.weights", "export the engine's live weights as study.json and a weight map"),
     "config": ("engine.commands.config", "check config files without starting anything, or print their JSON Schema"),
     "ops": ("engine.commands.ops", "operate the running engine: status, halt/resume, venues, limits, cancel-all"),
+    "secrets": ("engine.commands.secrets", "FIX logon secrets (traders' hashed passwords, venue credentials) and trial TLS certificates"),
 }
 
 
