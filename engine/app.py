@@ -101,6 +101,7 @@ class Engine:
         if config.metrics.port is not None:
             from engine.observability.metrics import EngineMetrics
             self.metrics = EngineMetrics()
+            self.gateway.logon_guard.on_refused = self.metrics.logon_refused
         self.manager = OrderManager(config, self.gateway.venues, self.gateway.traders, self.journal, weights, ids,
                                     metrics=self.metrics)
         used = used_cl_ord_ids(config.journal) if config.journal.exists() else set()

@@ -23,13 +23,15 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "config": ({"allocation", "domain"}, {"asyncio", "quickfix", "sqlite3"}),
     "journal": ({"domain"}, {"asyncio", "quickfix", "pydantic"}),
     "manager": ({"allocation", "domain", "config", "journal"}, {"quickfix", "pydantic", "yaml"}),
-    "fix": ({"domain", "config", "manager.ports"}, {"pydantic", "sqlite3"}),
+    "fix": ({"domain", "config", "manager.ports", "security"}, {"pydantic", "sqlite3"}),
     "study": ({"allocation", "config"}, {"asyncio", "quickfix", "sqlite3"}),
     "process": (set(), {"quickfix", "pydantic"}),
     # the operator's edges: metrics read only the engine's published view; the ops channel hands
     # commands to the manager's operations on the loop
     "observability": ({"manager.ports", "manager.view"}, {"asyncio", "quickfix", "pydantic", "sqlite3"}),
     "ops": ({"domain", "config", "manager.view", "manager.operations"}, {"quickfix", "pydantic", "sqlite3"}),
+    # logon secrets: the standard library's scrypt and a YAML file, nothing of the engine's
+    "security": ({"domain"}, {"asyncio", "quickfix", "pydantic", "pydantic_core", "sqlite3", "structlog"}),
 }
 
 

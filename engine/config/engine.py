@@ -23,6 +23,7 @@ from engine.config.loading import ConfigError, Document, load_file, validate
 from engine.config.market import MarketRef
 from engine.config.operations import MetricsConfig, OpsConfig, TripsConfig
 from engine.config.risk import RiskConfig
+from engine.config.security import AcceptorTlsConfig, InitiatorTlsConfig, IpAddress, LockoutConfig
 
 DEFAULT_DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "fix_specs" / "FIX44.xml"
 
@@ -80,6 +81,11 @@ class VenueSessionConfig:
     min_order_size: Quantity | None = None
     max_order_size: Quantity | None = None
     session: VenueSessionPolicy = VenueSessionPolicy()
+    credentials: Flag = False
+    """send Username (553), Password (554) and any extra Logon tags from the secrets store's entry
+    for this venue's name"""
+    tls: InitiatorTlsConfig | None = None
+    """connect over TLS; the venue's certificate must chain to ``tls.ca``"""
 
     def rules_over(self, market_venue: VenueProfile) -> VenueProfile:
         """The market's profile of this venue with this entry's rule overrides."""
@@ -99,6 +105,26 @@ class TraderConfig:
     """where `dark-agg order` connects"""
     store: Store = "file"
     """traders must not lose reports across a restart"""
+    credentials: Flag = False
+    """every trader logs on with Username (553) and Password (554), checked against the secrets
+    store (``fix.secrets_file`` or DARKAGG_TRADER_<COMPID> variables); a failure gets "logon refused" """
+    allowed_addresses: dict[CompId, tuple[IpAddress, ...]] = Field(default_factory=dict)
+    """per trader session, the only addresses it may log on from (a session not named: any);
+    QuickFIX enforces it on the plain-TCP acceptor only, so it cannot be combined with ``tls``"""
+    lockout: LockoutConfig = LockoutConfig()
+    """refused logons of one CompID from one address within a window lock both out for a while"""
+    tls: AcceptorTlsConfig | None = None
+    """accept traders over TLS only (TLS 1.2 and 1.3)"""
+
+    @model_validator(mode="after")
+    def _enforceable(self) -> "TraderConfig":
+        found = [(("allowed_addresses", session), session, f"one of the sessions {list(self.sessions)}")
+                 for session in self.allowed_addresses if session not in self.sessions]
+        if self.tls is not None and self.allowed_addresses:
+            found.append((("allowed_addresses",), "...", "none with tls: QuickFIX 1.16's SSL acceptor ignores "
+                          "AllowedRemoteAddresses (restrict the port with a firewall instead)"))
+        problems(found)
+        return self
 
 
 @config_dataclass
@@ -111,6 +137,9 @@ class FixConfig:
     """QuickFIX message logs go under this directory (none when unset)"""
     store_path: FilePath | None = None
     """file stores (trader sessions, venues with a file store) live here"""
+    secrets_file: FilePath | None = None
+    """hashed trader passwords and venue credentials (`dark-agg secrets`), outside the repo, mode
+    0600; the engine refuses to start when others can read it"""
 
 
 @config_dataclass

@@ -7,6 +7,10 @@
   subclasses, which also implement the manager's ``TraderPort`` and ``VenuePort``.
 - :mod:`engine.fix.gateway`: :class:`~engine.fix.gateway.FixGateway` owns both sides.
 - :mod:`engine.fix.trader_client`: a FIX 4.4 trader initiator (``dark-agg order``, demo, tests).
+  Its reports as plain records: :mod:`engine.fix.trader_reports` (no quickfix).
+- Session security: :mod:`engine.fix.logon_guard` (a trader Logon's credentials and lockout),
+  :mod:`engine.fix.connection_log` (QuickFIX's connection events: a logon's remote address),
+  :mod:`engine.fix.tls_support` (whether this quickfix was built with TLS).
 
 This ``__init__`` does not import quickfix, so the pure modules (settings tables, translate) load
 without it.

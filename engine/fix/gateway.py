@@ -26,6 +26,7 @@ quickfix calls :func:`restore_sigint` right after (re-exported here).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import quickfix as fix
 import structlog
@@ -34,12 +35,16 @@ from engine.domain.ids import SessionKey
 from engine.config import EngineConfig
 from engine.fix import restore_sigint, translate
 from engine.fix.bridge import LoopBridge
-from engine.fix.settings import (build_session_settings, check_no_overlap, trader_settings_table,
+from engine.fix.connection_log import ConnectionLogFactory, RemoteAddresses
+from engine.fix.logon_guard import LogonGuard
+from engine.fix.tls_support import REBUILD_HINT, tls_unavailable_reason
+from engine.fix.settings import (InitiatorGroup, build_session_settings, check_no_overlap, trader_settings_table,
                                  venue_settings_tables)
 from engine.fix.trader_edge import TraderEdge
 from engine.fix.trader_inbox import TraderInbox, inbox_entries
 from engine.fix.venue_edge import VenueEdge
 from engine.manager.ports import Inbox
+from engine.security import SecretsError, SecretStore, VenueCredential
 
 restore_sigint()
 
@@ -62,30 +67,37 @@ class FixGateway:
             check_no_overlap(trader_table, venue_table)
         self.trader_inbox = (TraderInbox(config.fix.store_path / "trader_inbox.jsonl")
                              if config.fix.store_path is not None else None)
-        self.traders = TraderEdge(config.fix, self._bridge, self.trader_inbox)
-        self.venues = VenueEdge(config.venues, self._bridge)
+        _check_tls_build(config)
+        secrets = load_secrets(config)
+        self.logon_guard = LogonGuard(config.fix.trader, secrets)
+        addresses = RemoteAddresses(self.logon_guard.refused_elsewhere)
+        self.traders = TraderEdge(config.fix, self._bridge, self.trader_inbox, self.logon_guard, addresses)
+        self.venues = VenueEdge(config.venues, self._bridge, venue_credentials(config, secrets))
         # QuickFIX keeps raw pointers to the settings and factories: they live as long as we do.
         self._keep_alive: list = []
+        trader = config.fix.trader
         try:
             self._trader_settings = build_session_settings(trader_table)
-            self._trader_store = (fix.FileStoreFactory(self._trader_settings) if config.fix.trader.store == "file"
+            self._trader_store = (fix.FileStoreFactory(self._trader_settings) if trader.store == "file"
                                   else fix.MemoryStoreFactory())
-            self._trader_log = fix.FileLogFactory(self._trader_settings) if config.fix.message_log else None
-            self._acceptor = fix.ThreadedSocketAcceptor(*_arguments(self.traders, self._trader_store,
-                                                                    self._trader_settings, self._trader_log))
-            # one initiator per store kind in use (each has one store factory and one thread)
-            self._initiators = [self._venue_initiator(store, table) for store, table in venue_tables.items()]
+            message_log = Path(config.fix.message_log) / "trader" if config.fix.message_log else None
+            self._trader_log = ConnectionLogFactory(addresses, message_log)
+            acceptor = fix.SSLSocketAcceptor if trader.tls is not None else fix.ThreadedSocketAcceptor
+            self._acceptor = acceptor(self.traders, self._trader_store, self._trader_settings, self._trader_log)
+            # one initiator per store kind and TLS settings in use (each has one store factory and one thread)
+            self._initiators = [self._venue_initiator(group, table) for group, table in venue_tables.items()]
         except fix.FIXException as error:  # e.g. an unreadable data dictionary, a duplicate session
             raise GatewayError(f"could not set up the FIX sessions: {error}") from None
         self._started = False
         self._stopping: asyncio.Future | None = None
 
-    def _venue_initiator(self, store: str, table):
+    def _venue_initiator(self, group: InitiatorGroup, table):
         settings = build_session_settings(table)
-        factory = fix.FileStoreFactory(settings) if store == "file" else fix.MemoryStoreFactory()
+        factory = fix.FileStoreFactory(settings) if group.store == "file" else fix.MemoryStoreFactory()
         log_factory = fix.FileLogFactory(settings) if self.config.fix.message_log else None
         self._keep_alive += [settings, factory, log_factory]  # QuickFIX holds raw pointers to them
-        return fix.SocketInitiator(*_arguments(self.venues, factory, settings, log_factory))
+        initiator = fix.SSLSocketInitiator if group.tls is not None else fix.SocketInitiator
+        return initiator(*_arguments(self.venues, factory, settings, log_factory))
 
     def unhandled_trader_requests(self) -> list:
         """The domain requests the trader inbox still holds from the last run (some may be in the
@@ -169,6 +181,37 @@ class FixGateway:
                 "venue_rejects": venues.rejects, "orders_not_resent": venues.orders_not_resent,
                 "delivered": bridge.delivered, "wakeups": bridge.wakeups,
                 "dropped": bridge.dropped, "delivery_errors": bridge.delivery_errors}
+
+
+def _check_tls_build(config: EngineConfig) -> None:
+    uses_tls = config.fix.trader.tls is not None or any(v.tls is not None and v.enabled for v in config.venues)
+    reason = tls_unavailable_reason() if uses_tls else None
+    if reason is not None:
+        raise GatewayError(f"the config asks for TLS sessions, but {reason}; {REBUILD_HINT}")
+
+
+def load_secrets(config: EngineConfig):
+    """The secrets store when a session needs one (else None). Raises GatewayError: an unsafe or
+    unreadable secrets file stops the start, and so does a venue whose credentials it lacks."""
+    wanted = config.fix.trader.credentials or any(v.credentials and v.enabled for v in config.venues)
+    if not wanted:
+        return None
+    try:
+        return SecretStore.load(config.fix.secrets_file)
+    except SecretsError as error:
+        raise GatewayError(f"could not read the FIX logon secrets: {error}") from None
+
+
+def venue_credentials(config: EngineConfig, secrets) -> dict[str, VenueCredential]:
+    credentials = {}
+    for venue in config.venues:
+        if venue.credentials and venue.enabled:
+            credential = secrets.venue(venue.name)
+            if credential is None:
+                raise GatewayError(f"venue {venue.name} has credentials: true but the secrets store has no "
+                                   f"entry for it (a venues: entry in fix.secrets_file or DARKAGG_VENUE_{venue.name})")
+            credentials[venue.name] = credential
+    return credentials
 
 
 def _arguments(application, store, settings, log_factory) -> list:

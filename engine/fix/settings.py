@@ -21,6 +21,11 @@ testable without quickfix); :func:`build_session_settings` turns a table into
   a reconnect or a restart QuickFIX's ResendRequest recovers what either side missed (PossDup); a
   ``reset_time`` makes it a 24-hour session (StartTime = EndTime) that QuickFIX resets daily.
   Disabled venues get no session at all.
+- TLS: the trader acceptor's and each venue group's SSL settings (``engine.config.security``) go
+  in the default section, where QuickFIX's SSL acceptor and initiator read them; venues with
+  different TLS settings get initiators of their own (:class:`InitiatorGroup`).
+- ``AllowedRemoteAddresses`` per trader session from ``fix.trader.allowed_addresses``. QuickFIX
+  1.16 has no SocketAcceptHost: the acceptor listens on every interface (measured with ``ss``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from engine.config import ConfigError, FixConfig, SessionRules, VenueSessionConfig
+from engine.config.security import InitiatorTlsConfig
 
 BEGIN_STRING = "FIX.4.4"
 
@@ -74,14 +80,29 @@ def trader_settings_table(fix: FixConfig) -> SettingsTable:
         defaults["FileStorePath"] = str((Path(fix.store_path) / "trader").resolve())
     if fix.message_log is not None:
         defaults["FileLogPath"] = str((Path(fix.message_log) / "trader").resolve())
-    sessions = [((BEGIN_STRING, fix.trader.sender_comp_id, trader), {}) for trader in fix.trader.sessions]
+    if fix.trader.tls is not None:
+        defaults.update(fix.trader.tls.settings())
+    allowed = fix.trader.allowed_addresses
+    sessions = [((BEGIN_STRING, fix.trader.sender_comp_id, trader),
+                 {"AllowedRemoteAddresses": ",".join(allowed[trader])} if trader in allowed else {})
+                for trader in fix.trader.sessions]
     table = SettingsTable(defaults, sessions)
     _check_distinct(table, "fix.trader.sessions")
     return table
 
 
-def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...], store: str = "memory") -> SettingsTable:
-    """The initiator of the enabled venues whose session policy uses ``store``: one session each."""
+class InitiatorGroup(NamedTuple):
+    """What one QuickFIX initiator has in common for all its sessions: the store factory, and plain
+    TCP or TLS with one set of SSL settings (QuickFIX reads those from the default section)."""
+
+    store: str = "memory"
+    tls: InitiatorTlsConfig | None = None
+
+
+def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...], store: str = "memory",
+                         tls: InitiatorTlsConfig | None = None) -> SettingsTable:
+    """The initiator of the enabled venues whose session policy uses ``store`` and whose TLS
+    settings are ``tls`` (None: plain TCP): one session each."""
     file_store = store == "file"
     defaults = {"ConnectionType": "initiator", **_common(fix), "HeartBtInt": str(fix.heartbeat_seconds),
                 "ReconnectInterval": str(fix.reconnect_seconds), **_resets("N" if file_store else "Y")}
@@ -91,16 +112,19 @@ def venue_settings_table(fix: FixConfig, venues: tuple[VenueSessionConfig, ...],
         defaults["FileStorePath"] = str((Path(fix.store_path) / "venues").resolve())
     if fix.message_log is not None:
         defaults["FileLogPath"] = str((Path(fix.message_log) / "venues").resolve())
+    if tls is not None:
+        defaults.update(tls.settings())
     sessions = [((BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id), _venue_section(venue, defaults))
-                for venue in venues if venue.enabled and venue.session.store == store]
+                for venue in venues if venue.enabled and InitiatorGroup(venue.session.store, venue.tls) == (store, tls)]
     table = SettingsTable(defaults, sessions)
     _check_distinct(table, "venues")
     return table
 
 
-def venue_settings_tables(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]) -> dict[str, SettingsTable]:
-    """store kind -> the initiator table of its venues (only kinds some enabled venue uses)."""
-    tables = {store: venue_settings_table(fix, venues, store) for store in ("memory", "file")}
+def venue_settings_tables(fix: FixConfig, venues: tuple[VenueSessionConfig, ...]) -> dict[InitiatorGroup, SettingsTable]:
+    """initiator group -> the initiator table of its venues (only groups some enabled venue is in)."""
+    groups = dict.fromkeys(InitiatorGroup(venue.session.store, venue.tls) for venue in venues if venue.enabled)
+    tables = {group: venue_settings_table(fix, venues, *group) for group in groups}
     keys = [key for table in tables.values() for key in table.session_keys()]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:

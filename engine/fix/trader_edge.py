@@ -3,7 +3,8 @@ which is also the order manager's :class:`~engine.manager.ports.TraderPort`.
 
 On QuickFIX's thread it only translates: ``fromApp`` turns the message into a domain message at once
 (the ``toString()`` copy is all it keeps: the borrowed message and SessionID die with the callback)
-and puts it on the bridge; ``onLogon``/``onLogout`` put :class:`TraderSessionChanged`. Every callback
+and puts it on the bridge; ``onLogon``/``onLogout`` put :class:`TraderSessionChanged`. A Logon is
+first checked by the :class:`LogonGuard` (credentials, lockout) and refused with "logon refused". Every callback
 is guarded: anything but QuickFIX's own exceptions is logged and counted, never allowed to kill the
 QuickFIX thread.
 
@@ -24,6 +25,8 @@ from engine.config import FixConfig
 from engine.fix import restore_sigint
 from engine.fix import translate
 from engine.fix.bridge import LoopBridge
+from engine.fix.connection_log import RemoteAddresses
+from engine.fix.logon_guard import LogonGuard
 from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
@@ -33,6 +36,9 @@ restore_sigint()
 
 log = structlog.get_logger("engine.fix.trader")
 
+# All a refused trader hears (QuickFIX sends it as "Rejected Logon Attempt: logon refused").
+REFUSED_TEXT = "logon refused"
+
 # The only exceptions a callback may let out (QuickFIX turns them into rejects); anything else
 # would end the QuickFIX thread.
 QUICKFIX_CALLBACK_ERRORS = (fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
@@ -40,10 +46,13 @@ QUICKFIX_CALLBACK_ERRORS = (fix.DoNotSend, fix.FieldNotFound, fix.IncorrectDataF
 
 
 class TraderEdge(fix.Application):
-    def __init__(self, config: FixConfig, bridge: LoopBridge, inbox: TraderInbox | None = None) -> None:
+    def __init__(self, config: FixConfig, bridge: LoopBridge, inbox: TraderInbox | None = None,
+                 guard: LogonGuard | None = None, addresses: RemoteAddresses | None = None) -> None:
         super().__init__()
         self._bridge = bridge
         self._inbox = inbox
+        self._guard = guard
+        self._addresses = addresses
         # Our own SessionID copies, built from config: safe to use from any thread at any time.
         self._session_ids: dict[str, fix.SessionID] = {}
         for trader in config.trader.sessions:
@@ -85,16 +94,32 @@ class TraderEdge(fix.Application):
         pass
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        logon = True  # until the message is known not to be one: a logon we cannot read is refused
         try:
             keep_thread_state()
             text = message.toString()
-            if "\x0135=3\x01" in text:  # the trader's QuickFIX refused one of our messages: our bug
+            logon = "\x0135=A\x01" in text
+            if logon:
+                self._check_logon(text, sessionID)
+            elif "\x0135=3\x01" in text:  # the trader's QuickFIX refused one of our messages: our bug
                 fields = translate.fields_of(text)
                 log.error("trader rejected a message at session level", session=sessionID.toString(),
                           ref_seq_num=fields.get("45"), ref_tag=fields.get("371"), reason=fields.get("373"),
                           text=fields.get("58"))
-        except Exception:  # noqa: BLE001
+        except fix.RejectLogon:
+            raise
+        except Exception:  # noqa: BLE001 - fail closed: a logon we could not check is refused
             self.counts.callback_failed("fromAdmin")
+            if logon:
+                raise fix.RejectLogon(REFUSED_TEXT) from None
+
+    def _check_logon(self, text: str, sessionID: fix.SessionID) -> None:
+        if self._guard is None:
+            return
+        fields = translate.fields_of(text)  # holds the password: never logged
+        address = self._addresses.current() if self._addresses is not None else None
+        if self._guard.check(sessionID.getTargetCompID().getValue(), address, fields.get("553"), fields.get("554")):
+            raise fix.RejectLogon(REFUSED_TEXT)
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass

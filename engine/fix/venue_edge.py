@@ -14,6 +14,7 @@ sent while down would go out, if ever, long after its sweep gave up on it), unkn
 from __future__ import annotations
 
 import threading
+from typing import Mapping
 
 import quickfix as fix
 import structlog
@@ -28,6 +29,7 @@ from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
 from engine.fix.trader_edge import QUICKFIX_CALLBACK_ERRORS
+from engine.security import VenueCredential
 
 restore_sigint()
 
@@ -35,9 +37,12 @@ log = structlog.get_logger("engine.fix.venue")
 
 
 class VenueEdge(fix.Application):
-    def __init__(self, venues: tuple[VenueSessionConfig, ...], bridge: LoopBridge) -> None:
+    def __init__(self, venues: tuple[VenueSessionConfig, ...], bridge: LoopBridge,
+                 credentials: Mapping[str, VenueCredential] | None = None) -> None:
+        """``credentials``: venue name -> what its Logon carries (``engine.security``)."""
         super().__init__()
         self._bridge = bridge
+        self._credentials = dict(credentials or {})
         self._session_ids: dict[str, fix.SessionID] = {}  # venue name -> our own SessionID copy
         self._names: dict[str, VenueName] = {}            # SessionID string -> venue name
         self._by_comp_ids: dict[tuple[str, str], VenueName] = {}  # (our CompID, theirs) -> venue name
@@ -79,7 +84,21 @@ class VenueEdge(fix.Application):
             self.counts.callback_failed("onLogon" if up else "onLogout")
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        if not self._credentials:
+            return
+        try:
+            keep_thread_state()
+            if message.getHeader().getField(35) != "A":
+                return
+            credential = self._credentials.get(self._names.get(sessionID.toString()))
+            if credential is not None:  # the venue's Logon: its Username, Password and extra tags
+                for tag, value in ((553, credential.username), (554, credential.password)):
+                    if value is not None:
+                        message.setField(tag, value)
+                for tag, value in credential.logon_tags.items():
+                    message.setField(tag, value)
+        except Exception:  # noqa: BLE001 - the venue refuses a logon without them; we log it
+            self.counts.callback_failed("toAdmin")
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:

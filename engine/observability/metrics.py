@@ -54,6 +54,7 @@ RISK_REFUSALS = "darkagg_risk_refusals"
 RISK_WARNINGS = "darkagg_risk_warnings"
 INCIDENTS = "darkagg_incidents"
 OPS_COMMANDS = "darkagg_ops_commands"
+LOGONS_REFUSED = "darkagg_trader_logons_refused"
 SWEEP_LATENCY = "darkagg_sweep_latency_seconds"
 CHILD_ACK_LATENCY = "darkagg_child_ack_latency_seconds"
 
@@ -67,7 +68,8 @@ JOURNAL_LAG = "darkagg_journal_lag_seconds"
 JOURNAL_WRITABLE = "darkagg_journal_writable"
 READY = "darkagg_ready"
 
-_COUNTERS = (PARENTS, CHILDREN, FILLS, FILLED_SHARES, RISK_REFUSALS, RISK_WARNINGS, INCIDENTS, OPS_COMMANDS)
+_COUNTERS = (PARENTS, CHILDREN, FILLS, FILLED_SHARES, RISK_REFUSALS, RISK_WARNINGS, INCIDENTS, OPS_COMMANDS,
+             LOGONS_REFUSED)
 _HISTOGRAMS = (SWEEP_LATENCY, CHILD_ACK_LATENCY)
 _STATE_GAUGES = (SESSION_LOGGED_ON, VENUE_ENABLED, VENUE_RECENT_FILL_RATE, HALTS, TRADING_HALTED,
                  WORKING_PARENTS, JOURNAL_LAG, JOURNAL_WRITABLE, READY)
@@ -109,6 +111,9 @@ class EngineMetrics:
                                   "unknown order, a late fill, a kill-switch trip), by kind", ["kind"], registry=r)
         self._ops_commands = Counter(OPS_COMMANDS, "Operator commands received, by command and result "
                                      "(ok, refused, error, unauthorized)", ["command", "result"], registry=r)
+        self._logons_refused = Counter(LOGONS_REFUSED, "Trader logons refused, by reason (bad credentials, "
+                                       "locked out, address not allowed, unknown CompID)", ["reason"], registry=r)
+        self._logon_series: dict[str, Counter] = {}
         # Label children cached by their label values: .labels() takes a lock and builds a key
         # from keyword arguments on every call; a dict lookup on the hot path is cheaper.
         self._parent_series: dict[str, Counter] = {}
@@ -165,6 +170,10 @@ class EngineMetrics:
 
     def incident(self, kind: str) -> None:
         _labelled(self._incidents, self._incident_series, kind).inc()
+
+    def logon_refused(self, reason: str) -> None:
+        """Called on QuickFIX's threads (prometheus_client's counters are thread-safe)."""
+        _labelled(self._logons_refused, self._logon_series, reason).inc()
 
     def ops_command(self, command: str, result: str) -> None:
         key = (command, result)

@@ -124,7 +124,7 @@ def test_venues_with_a_file_store_get_their_own_initiator_table_with_the_resets_
 
     config = _with_policies({0: {"store": "file"}, 1: {"store": "file", "reset_time": "05:30:00",
                                                        "reset_on_logon": True}})
-    tables = venue_settings_tables(config.fix, config.venues)
+    tables = {group.store: table for group, table in venue_settings_tables(config.fix, config.venues).items()}
     assert set(tables) == {"memory", "file"}
     assert len(tables["memory"].sessions) == 10 and len(tables["file"].sessions) == 2
     file_defaults = tables["file"].defaults
@@ -145,7 +145,9 @@ def test_a_daily_reset_time_makes_a_session_quickfix_accepts_and_keeps_up_around
 
     config = _with_policies({0: {"store": "file", "reset_time": "05:30:00"}})
     config = config.with_changes(fix=dataclasses.replace(config.fix, store_path=tmp_path))
-    table = venue_settings_tables(config.fix, config.venues)["file"]
+    from engine.fix.settings import InitiatorGroup
+
+    table = venue_settings_tables(config.fix, config.venues)[InitiatorGroup("file")]
     settings = build_session_settings(table)
     from tests.sim_venues.fix_client import QuietApplication
 
@@ -167,3 +169,32 @@ def test_a_daily_reset_time_makes_a_session_quickfix_accepts_and_keeps_up_around
 def test_a_bad_session_policy_names_its_key(policy, where):
     with pytest.raises(ConfigError, match=re.escape(where)):
         _with_policies({0: policy})
+
+
+def test_tls_venues_get_an_initiator_of_their_own_with_the_ssl_settings_and_tls_1_2_and_1_3_only(tmp_path):
+    from engine.config.security import InitiatorTlsConfig
+    from engine.fix.settings import InitiatorGroup, venue_settings_tables
+
+    for name in ("ca.pem", "me.pem", "me.key"):
+        (tmp_path / name).write_text("x")
+    tls = InitiatorTlsConfig(ca=tmp_path / "ca.pem", certificate=tmp_path / "me.pem", key=tmp_path / "me.key")
+    venues = tuple(dataclasses.replace(v, tls=tls) if i in (2, 5) else v for i, v in enumerate(SHIPPED.venues))
+    tables = venue_settings_tables(SHIPPED.fix, venues)
+    assert set(tables) == {InitiatorGroup("memory"), InitiatorGroup("memory", tls)}
+    secure = tables[InitiatorGroup("memory", tls)]
+    assert [parts[2] for parts, _ in secure.sessions] == [SHIPPED.venues[2].target_comp_id,
+                                                          SHIPPED.venues[5].target_comp_id]
+    assert secure.defaults["SSLProtocol"] == "-all +TLSv1_2 +TLSv1_3"
+    assert secure.defaults["CertificationAuthoritiesFile"] == str(tmp_path / "ca.pem")
+    assert secure.defaults["ClientCertificateFile"] == str(tmp_path / "me.pem")
+    assert "SSLProtocol" not in tables[InitiatorGroup("memory")].defaults
+    assert len(tables[InitiatorGroup("memory")].sessions) == len(SHIPPED.venues) - 2
+
+
+def test_a_trader_allowlist_becomes_that_session_s_allowed_remote_addresses():
+    first, second = SHIPPED.fix.trader.sessions
+    trader = dataclasses.replace(SHIPPED.fix.trader, allowed_addresses={first: ("127.0.0.1", "10.0.0.7")})
+    table = trader_settings_table(dataclasses.replace(SHIPPED.fix, trader=trader))
+    sections = {parts[2]: section for parts, section in table.sessions}
+    assert sections[first] == {"AllowedRemoteAddresses": "127.0.0.1,10.0.0.7"}
+    assert "AllowedRemoteAddresses" not in sections[second] and "AllowedRemoteAddresses" not in table.defaults

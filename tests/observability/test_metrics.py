@@ -66,6 +66,7 @@ def call_every_port_method(metrics: EngineMetrics) -> None:
     metrics.risk_warning("max_open_notional")
     metrics.incident("venue anomaly")
     metrics.ops_command("halt", "ok")
+    metrics.logon_refused("bad credentials")
 
 
 def test_every_metric_name_is_exposed_once_every_port_method_is_called_and_a_view_published():
@@ -160,6 +161,9 @@ def test_risk_incident_and_operator_counters_count_by_their_labels():
     assert value(metrics, "darkagg_incidents_total", kind="venue anomaly") == 1
     assert value(metrics, "darkagg_ops_commands_total", command="halt", result="ok") == 1
     assert value(metrics, "darkagg_ops_commands_total", command="halt", result="unauthorized") == 2
+    metrics.logon_refused("locked out")
+    metrics.logon_refused("locked out")
+    assert value(metrics, "darkagg_trader_logons_refused_total", reason="locked out") == 2
 
 
 def test_before_a_view_is_published_the_state_says_only_not_ready():
