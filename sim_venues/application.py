@@ -11,6 +11,7 @@ parsed into plain objects at once and every session keeps its own SessionID copy
 
 Every callback is guarded: QuickFIX exceptions pass, anything else is logged to the ground-truth log
 and answered with a BusinessMessageReject where possible, so no input can kill the QuickFIX thread.
+A Logon that cannot be checked (:mod:`sim_venues.logon_check`) is refused: fail closed.
 
 Disconnect faults run on the QuickFIX thread too (its socket monitor is not thread-safe): after N
 orders (once, or after every N-th with ``disconnect_every_orders``) the session is dropped from
@@ -35,6 +36,7 @@ from engine.fix.translate import fields_of
 from sim_venues.host_config import FaultConfig, LatencyConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
+from sim_venues.logon_check import FAULT_REFUSED, LOGON_REFUSED, LogonCheck
 from sim_venues.scheduler import Scheduler
 from sim_venues.translate import (BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE, business_reject_to_fix,
                                   cancel_reject_to_fix, cancel_request_from_fix, execution_report_to_fix, msg_type,
@@ -53,6 +55,7 @@ class VenueSession:
     latency: LatencyConfig
     latency_rng: np.random.Generator
     faults: FaultState
+    require_credentials: bool = False
     logged_on: bool = False
     logons: int = 0
     orders: int = 0
@@ -77,6 +80,7 @@ class VenueApplication(fix.Application):
         self._scheduler = scheduler
         self._truth = truth
         self._on_event = on_event
+        self.logon_check = LogonCheck()  # the host gives it the secrets store before it starts
 
     # -- session callbacks ----------------------------------------------------------------------
 
@@ -114,18 +118,24 @@ class VenueApplication(fix.Application):
         pass
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        logon = True  # until the message is known not to be one: a logon we could not check is refused
         try:
             keep_thread_state()
-            if msg_type(message) != "A":
+            logon = msg_type(message) == "A"
+            if not logon:
                 return
-            edge = self._by_session.get(sessionID.toString())
-            refuse = edge is not None and edge.faults.refuse_logon
-        except Exception:  # noqa: BLE001
+            edge = self._by_session[sessionID.toString()]
+            refusal = self.logon_check.refusal(edge.faults.refuse_logon, edge.require_credentials,
+                                               sessionID.getTargetCompID().getValue(), message.toString())
+        except Exception:  # noqa: BLE001 - fail closed
             self._failed("fromAdmin")
+            if logon:
+                raise fix.RejectLogon(LOGON_REFUSED) from None
             return
-        if refuse:
-            self._truth.record({"event": "logon_refused", "venue": edge.venue.name})
-            raise fix.RejectLogon("logon refused (fault injection)")
+        if refusal is not None:
+            reason = "fault" if refusal == FAULT_REFUSED else "credentials"
+            self._truth.record({"event": "logon_refused", "venue": edge.venue.name, "reason": reason})
+            raise fix.RejectLogon(refusal)
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass

@@ -8,14 +8,21 @@ tests and the command need: ports, CompIDs, live fault changes, and a clean stop
 serves all sessions: ``single_thread`` (SocketAcceptor, one thread for all venues, the fastest here
 since the GIL serialises Python callbacks anyway) or ``thread_per_connection``
 (ThreadedSocketAcceptor). Each venue is only ever touched by the thread serving its session.
+
+With ``tls`` the acceptor is QuickFIX's SSLSocketAcceptor (single-threaded; 1.16 has no other).
+Whatever session security needs (a TLS build of quickfix, the clients' secrets) is checked in
+:meth:`VenueHost.start` before any port is bound, so a host that cannot check what its config asks
+for never accepts anyone; ``dark-agg venues`` reports the error and exits.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
+from typing import Mapping
 
 import quickfix as fix
 
@@ -27,11 +34,13 @@ if signal.getsignal(signal.SIGINT) in (signal.SIG_DFL, None):
     except ValueError:  # not the main thread: the embedding program owns signals
         pass
 
+from engine.fix.tls_support import REBUILD_HINT, tls_unavailable_reason
 from engine.process.logs import write_line
 from sim_venues.application import VenueApplication, VenueSession
 from sim_venues.host_config import FaultConfig, HostConfig, VenueConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
+from sim_venues.logon_check import VenueSecurityError, load_client_secrets
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng, warm_up
 from sim_venues.matching import VenueRules
 from sim_venues.order_store import OrderFile, attach_order_file
@@ -53,8 +62,10 @@ class Listing:
 
 
 class VenueHost:
-    def __init__(self, config: HostConfig, *, log_errors=lambda line: write_line(line, sys.stderr)) -> None:
+    def __init__(self, config: HostConfig, *, log_errors=lambda line: write_line(line, sys.stderr),
+                 environ: Mapping[str, str] = os.environ) -> None:
         self.config = config
+        self._environ = environ  # where DARKAGG_TRADER_<COMPID> credentials may come from (tests pass their own)
         self.truth = GroundTruthLog(config.ground_truth_log)
         self.scheduler = Scheduler(on_error=lambda error: log_errors(f"scheduler action failed: {error!r}"))
         self.sessions = {v.name: self._build_session(v) for v in config.venues}
@@ -63,7 +74,7 @@ class VenueHost:
         self._store = (fix.FileStoreFactory(self._settings) if config.store == "file"
                        else fix.MemoryStoreFactory())
         self._log = fix.FileLogFactory(self._settings) if config.log_fix_messages is not None else None
-        acceptor_class = fix.SocketAcceptor if config.acceptor == "single_thread" else fix.ThreadedSocketAcceptor
+        acceptor_class = _acceptor_class(config)
         arguments = [self.application, self._store, self._settings] + ([self._log] if self._log else [])
         self._acceptor = acceptor_class(*arguments)
         self._started = False
@@ -85,7 +96,7 @@ class VenueHost:
                      history_limit=self.config.history_limit)
         return VenueSession(venue=core, session_id=fix.SessionID(BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),
                             latency=venue.latency, latency_rng=venue_rng(seed, venue.name, "", "latency"),
-                            faults=FaultState(venue.faults))
+                            faults=FaultState(venue.faults), require_credentials=venue.require_credentials)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -93,11 +104,20 @@ class VenueHost:
         """Binds every port before returning (QuickFIX opens the sockets in start())."""
         if self._acceptor is None:
             raise RuntimeError("this VenueHost was stopped; make a new one")
+        self._check_security()
         warm_up()
         if self.config.store == "file" and not self._order_files:
             self._restore_orders()
         self._acceptor.start()
         self._started = True
+
+    def _check_security(self) -> None:
+        """VenueSecurityError unless every session can be secured as configured."""
+        if self.config.tls is not None:
+            reason = tls_unavailable_reason()
+            if reason is not None:
+                raise VenueSecurityError(f"the venue config asks for tls, but {reason}; {REBUILD_HINT}")
+        self.application.logon_check.use_secrets(load_client_secrets(self.config, self._environ))
 
     def _restore_orders(self) -> None:
         for name, session in self.sessions.items():
@@ -150,6 +170,12 @@ class VenueHost:
 
     def orders(self) -> int:
         return sum(s.orders for s in self.sessions.values())
+
+
+def _acceptor_class(config: HostConfig) -> type:
+    if config.tls is not None:
+        return fix.SSLSocketAcceptor  # the config allows only single_thread with tls
+    return fix.SocketAcceptor if config.acceptor == "single_thread" else fix.ThreadedSocketAcceptor
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.01) -> bool:

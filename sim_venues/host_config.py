@@ -4,6 +4,8 @@ with the engine's field types and loading (engine.config), so its errors read th
 Each venue's liquidity profile and order rules (lot, minimum and maximum order size) come from the
 market file by venue name; this file adds the FIX session (port, CompIDs), accepted times in force,
 latency, report style, liquidity mode and faults. ``venue_defaults`` is merged under every venue.
+Session security (config/sim_venues.secure.yaml) is the host's ``tls`` and ``secrets_file`` and a
+venue's ``require_credentials``, so the engine's venue credentials and TLS meet a venue that checks them.
 
     market: markets/lse.yaml
     seed: 7
@@ -25,6 +27,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from engine.allocation.profiles import MarketProfile, VenueProfile
 from engine.config.engine import DATA_DICTIONARY_FIELD, SessionRules
+from engine.config.security import AcceptorTlsConfig
 from engine.config.fields import (CompId, Count, FilePath, Flag, Number, Port, Positive, Probability, Store, Text,
                                   Whole, config_dataclass, duplicates, merge_venue_defaults, problems)
 from engine.config.loading import Document, load_file, validate
@@ -124,6 +127,9 @@ class VenueConfig:
     session: SessionRules = SessionRules()
     """the FIX session's resets and daily reset time (the store is the host's): what a real venue
     decides for its sessions, so the engine's policy for it can be tested against the real thing"""
+    require_credentials: Flag = False
+    """its client must log on with the Username (553) and Password (554) the host's secrets store
+    holds for the client's CompID (``target_comp_id``), else it gets "logon refused"."""
 
     @model_validator(mode="after")
     def _book_when_book_mode(self) -> "VenueConfig":
@@ -146,7 +152,14 @@ class HostConfig:
     acceptor: Literal["single_thread", "thread_per_connection"] = "single_thread"
     allowed_remote_addresses: tuple[Text, ...] = ("127.0.0.1",)
     """QuickFIX 1.16 binds acceptor ports on every interface (it has no SocketAcceptHost); logons
-    from other addresses are refused at the session level instead. Empty: accept any."""
+    from other addresses are refused at the session level instead. Empty: accept any. Must be
+    empty with ``tls``: QuickFIX 1.16's SSL acceptor ignores it."""
+    tls: AcceptorTlsConfig | None = None
+    """accept clients over TLS 1.2/1.3 only (QuickFIX's SSL acceptor, single-threaded)"""
+    secrets_file: FilePath | None = None
+    """the clients' Username/Password hashes for venues with ``require_credentials``, keyed by the
+    client's CompID (written by `dark-agg secrets add-trader`; mode 0600); DARKAGG_TRADER_<COMPID>
+    variables add to it or stand in for it"""
     check_latency: Flag = False
     max_latency_seconds: Count = 120
     log_fix_messages: FilePath | None = None
@@ -178,8 +191,27 @@ class HostConfig:
                               f"at least one tick ({spec.tick})"))
         if self.store == "file" and self.store_path is None:
             found.append((("store_path",), None, "a directory when store is file"))
+        found += self._enforceable_security()
         problems(found)
         return self
+
+    def _enforceable_security(self) -> list:
+        """What QuickFIX 1.16 cannot do with TLS is refused here rather than silently not done."""
+        if self.tls is None:
+            return []
+        found = []
+        if self.allowed_remote_addresses:
+            found.append((("allowed_remote_addresses",), list(self.allowed_remote_addresses),
+                          "[] with tls: QuickFIX 1.16's SSL acceptor ignores AllowedRemoteAddresses "
+                          "(restrict the ports with a firewall instead)"))
+        if self.acceptor != "single_thread":
+            found.append((("acceptor",), self.acceptor,
+                          "single_thread with tls: QuickFIX 1.16 has no thread-per-connection SSL acceptor"))
+        return found
+
+    @property
+    def credentials_required(self) -> bool:
+        return any(venue.require_credentials for venue in self.venues)
 
     def reference_price(self, symbol: str) -> float:
         spec = self.symbols[symbol]

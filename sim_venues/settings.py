@@ -14,6 +14,8 @@ turns it into ``quickfix.SessionSettings``. Choices made on purpose (see FIX_NOT
   reconnecting client can resend/recover (what recovery tests need). A venue's ``session:``
   (the same keys as the engine's venue session policy, but the store, which is the host's) changes
   its resets and gives it a daily ``reset_time``.
+- TLS: the SSL acceptor reads its certificate, key, CA and protocols from the default section; the
+  config guarantees no AllowedRemoteAddresses then (the SSL acceptor would ignore them).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def settings_table(config: HostConfig) -> tuple[dict[str, str], list[tuple[tuple
         "ResetOnDisconnect": reset,
         "PersistMessages": "Y",
     }
+    if config.tls is not None:
+        defaults.update(config.tls.settings())
     if config.allowed_remote_addresses:
         defaults["AllowedRemoteAddresses"] = ",".join(config.allowed_remote_addresses)
     if file_store:
