@@ -26,6 +26,13 @@ Default: memory store with ResetOnLogon=Y, every logon sends ResetSeqNumFlag=Y (
 1. ``store_path``: a FileStore there and no resets, so after a dropped connection or a restart of the
 engine (whose trader acceptor keeps a FileStore without resets, ``trader_store: file``) the
 sequence gap is seen at logon and QuickFIX's ResendRequest recovers every report the trader missed.
+
+A secured trader port (``fix.trader.tls``, ``credentials: true``): ``tls`` (an
+:class:`~engine.config.security.InitiatorTlsConfig`) connects over TLS 1.2/1.3, the engine's
+certificate checked against ``tls.ca`` and ours presented when given; ``username`` and
+``password`` go as Username (553) and Password (554) on every Logon. The password is kept only for
+that: it is in no repr, record or log. A refused logon is answered with a Logout whose text
+:attr:`TraderClient.last_logout_text` keeps; ``wait_logged_on(stop_at_refusal=True)`` returns then.
 """
 
 from __future__ import annotations
@@ -41,79 +48,29 @@ import quickfix as fix
 from engine.domain.orders import TimeInForce
 from engine.fix import restore_sigint
 from engine.config.engine import DEFAULT_DATA_DICTIONARY
+from engine.config.security import InitiatorTlsConfig
 from engine.fix.settings import BEGIN_STRING, SettingsTable, build_session_settings
 from engine.fix.thread_state import keep_thread_state
-from engine.fix.translate import (SOH, TIME_IN_FORCE_CODES, build_message, fields_of, format_price, format_qty,
+from engine.fix.translate import (SOH, TIME_IN_FORCE_CODES, build_message, format_price, format_qty,
                                   utc_timestamp)
+# The report records and their names live in trader_reports (pure); re-exported for existing imports.
+from engine.fix.trader_reports import (DONE_STATUSES, EXEC_TYPE_NAMES, ORD_STATUS_NAMES, ClientMessage, TraderReport,
+                                       describe, parse_message, parse_report)
+
+__all__ = ["DONE_STATUSES", "EXEC_TYPE_NAMES", "ORD_STATUS_NAMES", "SIDE_WORDS", "ClientMessage", "TraderClient",
+           "TraderReport", "describe", "parse_report"]
 
 restore_sigint()
 
 T = TypeVar("T")
-DONE_STATUSES = frozenset({"2", "4", "8", "C"})
 SIDE_WORDS = {"buy": "1", "sell": "2", "1": "1", "2": "2"}
-EXEC_TYPE_NAMES = {"A": "PENDING_NEW", "0": "NEW", "F": "TRADE", "6": "PENDING_CANCEL", "4": "CANCELED",
-                   "E": "PENDING_REPLACE", "5": "REPLACED", "8": "REJECTED", "C": "EXPIRED", "I": "STATUS",
-                   "3": "DONE_FOR_DAY"}
-ORD_STATUS_NAMES = {"A": "PENDING_NEW", "0": "NEW", "1": "PARTIALLY_FILLED", "2": "FILLED", "6": "PENDING_CANCEL",
-                    "E": "PENDING_REPLACE", "4": "CANCELED", "C": "EXPIRED", "8": "REJECTED", "3": "DONE_FOR_DAY"}
+USERNAME_TAG, PASSWORD_TAG = 553, 554
 
 
 @dataclass(frozen=True, slots=True)
-class TraderReport:
-    """An ExecutionReport as the trader sees it (quantities and prices as floats)."""
-
-    exec_type: str
-    ord_status: str
-    order_id: str
-    cl_ord_id: str
-    orig_cl_ord_id: str | None
-    exec_id: str
-    last_qty: float
-    last_px: float
-    last_mkt: str | None
-    cum_qty: float
-    leaves_qty: float
-    avg_px: float
-    text: str | None
-    ord_rej_reason: str | None
-    fields: dict[int, str]
-    received_at: float  # time.time() on arrival
-
-    @property
-    def is_done(self) -> bool:
-        """A final report of the order (a status answer never ends anything)."""
-        return self.ord_status in DONE_STATUSES and self.exec_type != "I"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientMessage:
-    """Any other application message (OrderCancelReject 9, BusinessMessageReject j, ...)."""
-
-    msg_type: str
-    fields: dict[int, str]
-    received_at: float  # time.time()
-
-
-def parse_report(text: str, received_at: float = 0.0) -> TraderReport:
-    """An ExecutionReport's tag=value text -> :class:`TraderReport` (pure; tests use it directly)."""
-    raw = fields_of(text)
-    get = raw.get
-    return TraderReport(
-        exec_type=get("150", ""), ord_status=get("39", ""), order_id=get("37", ""), cl_ord_id=get("11", ""),
-        orig_cl_ord_id=get("41"), exec_id=get("17", ""), last_qty=_float(get("32")), last_px=_float(get("31")),
-        last_mkt=get("30"), cum_qty=_float(get("14")), leaves_qty=_float(get("151")), avg_px=_float(get("6")),
-        text=get("58"), ord_rej_reason=get("103"), fields=_int_keys(raw), received_at=received_at)
-
-
-def _float(text: str | None) -> float:
-    try:
-        return float(text) if text is not None else 0.0
-    except ValueError:
-        return float("nan")
-
-
-def _int_keys(raw: dict[str, str]) -> dict[int, str]:
-    return {int(tag): value for tag, value in raw.items() if tag.isdigit()}
+class _LogonCredentials:
+    username: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback's locals
 
 
 class _Application(fix.Application):
@@ -122,8 +79,19 @@ class _Application(fix.Application):
         self._client = client
 
     def onCreate(self, sessionID): pass
-    def toAdmin(self, message, sessionID): pass
     def toApp(self, message, sessionID): pass
+
+    def toAdmin(self, message, sessionID):
+        credentials = self._client._credentials
+        if credentials is None:
+            return
+        try:
+            keep_thread_state()
+            if message.getHeader().getField(35) == "A":  # every Logon, reconnects included
+                message.setField(USERNAME_TAG, credentials.username)
+                message.setField(PASSWORD_TAG, credentials.password)
+        except Exception:  # noqa: BLE001 - the Logon goes without them and is refused: counted, not raised
+            self._client.errors += 1
 
     def onLogon(self, sessionID):
         try:
@@ -158,8 +126,14 @@ class TraderClient:
     def __init__(self, host: str, port: int, sender_comp_id: str, target_comp_id: str,
                  data_dictionary: Path | str = DEFAULT_DATA_DICTIONARY, *, heartbeat_seconds: int = 30,
                  reconnect_seconds: int = 1, on_report: Callable[[TraderReport], None] | None = None,
-                 keep_reports: bool = True, store_path: Path | str | None = None) -> None:
+                 keep_reports: bool = True, store_path: Path | str | None = None,
+                 tls: InitiatorTlsConfig | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
+        if (username is None) != (password is None):
+            raise ValueError("username and password go together: give both or neither")
         self.address = f"{host}:{port}"
+        self.tls = tls
+        self._credentials = None if username is None else _LogonCredentials(username, password)
         self.session_id = fix.SessionID(BEGIN_STRING, sender_comp_id, target_comp_id)
         self.on_report = on_report
         self.keep_reports = keep_reports
@@ -167,6 +141,8 @@ class TraderClient:
         self._any_waiters = 0   # threads in wait_for: woken by every message
         self._done_waiters = 0  # threads in wait_done / wait_all_done: woken by final reports only
         self._logged_on = False
+        self._last_logout_text: str | None = None
+        self._refused_since_logon = 0  # Logouts that answered our Logon (received while not logged on)
         self._by_id: dict[str, list[TraderReport]] = {}
         self._done: dict[str, TraderReport] = {}
         self._exec_ids: set[str] = set()  # every ExecID received: what makes a report a duplicate
@@ -183,12 +159,14 @@ class TraderClient:
              "HeartBtInt": str(heartbeat_seconds), "ReconnectInterval": str(reconnect_seconds),
              "SocketNodelay": "Y", "NonStopSession": "Y", "UseDataDictionary": "Y",
              "DataDictionary": str(Path(data_dictionary).resolve()), "CheckLatency": "N",
-             **_store_settings(store_path)},
+             **_store_settings(store_path), **(tls.settings() if tls is not None else {})},
             [((BEGIN_STRING, sender_comp_id, target_comp_id), {})])
         self._settings = build_session_settings(table)
         self._store = fix.MemoryStoreFactory() if store_path is None else fix.FileStoreFactory(self._settings)
         self._application = _Application(self)
-        self._initiator = fix.SocketInitiator(self._application, self._store, self._settings)
+        # QuickFIX's SSL initiator reads the TLS settings from the default section, as the engine's do
+        initiator = fix.SocketInitiator if tls is None else fix.SSLSocketInitiator
+        self._initiator = initiator(self._application, self._store, self._settings)
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -222,9 +200,22 @@ class TraderClient:
     def logged_on(self) -> bool:
         return self._logged_on
 
-    def wait_logged_on(self, timeout: float = 10.0) -> bool:
+    @property
+    def last_logout_text(self) -> str | None:
+        """Text (58) of the last Logout received (None before any, or when it had none): after a
+        refused logon, the engine's reason ("Rejected Logon Attempt: logon refused")."""
         with self._condition:
-            return self._condition.wait_for(lambda: self._logged_on, timeout)
+            return self._last_logout_text
+
+    def wait_logged_on(self, timeout: float = 10.0, *, stop_at_refusal: bool = False) -> bool:
+        """True once logged on. ``stop_at_refusal``: False as soon as a Logout answers our Logon
+        (see :attr:`last_logout_text`), rather than waiting while QuickFIX reconnects and is
+        refused again, each refusal counting towards the engine's lockout of this CompID."""
+        with self._condition:
+            # a refusal that came before this wait began counts too: it answered the same Logon
+            self._condition.wait_for(lambda: self._logged_on or (stop_at_refusal and self._refused_since_logon > 0),
+                                     timeout)
+            return self._logged_on
 
     # -- sending (any thread) -------------------------------------------------------------------------
 
@@ -337,20 +328,25 @@ class TraderClient:
             self._logged_on = up
             if up:
                 self.logons += 1
+                self._refused_since_logon = 0
             self._condition.notify_all()
 
     def _admin(self, text: str) -> None:
-        raw = fields_of(text)
+        message = parse_message(text, time.time())
         with self._condition:
-            self.session_messages.append(ClientMessage(raw.get("35", ""), _int_keys(raw), time.time()))
+            self.session_messages.append(message)
+            if message.msg_type == "5":
+                self._last_logout_text = message.fields.get(58)
+                if not self._logged_on:
+                    self._refused_since_logon += 1
             self._condition.notify_all()
 
     def _received(self, text: str) -> None:
         now = time.time()
         if "\x0135=8\x01" not in text:
-            raw = fields_of(text)
+            message = parse_message(text, now)
             with self._condition:
-                self.messages.append(ClientMessage(raw.get("35", ""), _int_keys(raw), now))
+                self.messages.append(message)
                 self._condition.notify_all()
             return
         report = parse_report(text, now)
@@ -395,18 +391,3 @@ def _side(side: str) -> str:
         return SIDE_WORDS[side.lower()]
     except KeyError:
         raise ValueError(f"side {side!r}: expected buy or sell") from None
-
-
-def describe(report: TraderReport) -> str:
-    """One readable line: time, ExecType, OrdStatus, LastQty@LastPx on LastMkt, CumQty, LeavesQty,
-    AvgPx, Text."""
-    at = report.received_at or time.time()
-    clock = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
-    line = (f"{clock}  {EXEC_TYPE_NAMES.get(report.exec_type, report.exec_type):<15} "
-            f"{ORD_STATUS_NAMES.get(report.ord_status, report.ord_status):<16} ")
-    if report.exec_type == "F":
-        line += f"{report.last_qty:g} @ {report.last_px:g} on {report.last_mkt or '?'}"
-    line += f"  cum {report.cum_qty:g}  leaves {report.leaves_qty:g}  avg {report.avg_px:g}"
-    if report.text:
-        line += f"  {report.text}"
-    return line
