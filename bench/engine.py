@@ -22,6 +22,7 @@ after the engine's run, averaged); and the same sweep against the sim venues wit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -128,14 +129,22 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
     venue_only = venue_sweep_latency()
     p50, p99, rate, measured = _engine_sweeps(latency_parents, load_seconds, {})
     limited, unlimited, paired = paired_risk_sweeps()  # the gate is on every order's path: with and without
+    over_tls, over_tcp, tls_paired = paired_tls_sweeps()
+    same_one, same_two, _ = _paired_sweeps(RISK_PARENTS, {}, {})  # the method's own error: nothing differs
     bare = (bare_before + bare_sweep_latency()) / 2  # before and after: the machine's speed drifts
     report("Engine sweeps over FIX: 12 sim venues at zero latency, expgrad, engine/venues/trader in 3 processes")
     report(f"  sweep latency over {measured} one-sweep IOC parents with 12 children: p50 {p50:.2f} ms "
            f"(goal <= 3), p99 {p99:.2f} ms (goal <= 15)")
     gate_us = risk_gate_cost_us()
+    report(f"  paired runs below: two stacks up at once, engines pinned to one CPU and venues to the other, "
+           f"one IOC parent to each in turn; two identical stacks measure {same_one / same_two:.3f} "
+           f"({same_one:.2f} / {same_two:.2f} ms), the method's own error")
     report(f"  risk checks on / off: two engines up at once (shipped limits / `risk: {{}}`), {paired} one-sweep IOC "
            f"parents each, sent to them in turn: p50 {limited:.2f} ms / {unlimited:.2f} ms = "
            f"{limited / unlimited:.3f} (goal within 5%: 0.95-1.05)")
+    report(f"  venue sessions over TLS / plain TCP: two engines up at once (12 mutual-TLS venue sessions / "
+           f"12 plain), {tls_paired} one-sweep IOC parents each, in turn: p50 {over_tls:.2f} ms / {over_tcp:.2f} ms "
+           f"= {over_tls / over_tcp:.3f} (goal <= 1.3)")
     report(f"  the gate's own cost per sweep (one parent against 24 working, 12 children, shipped limits), "
            f"timed in process: {gate_us:.1f} us = {gate_us / 10 / p50:.2f}% of the p50 above")
     report(f"  bare quickfix sweep in the same run (the engine's 12 orders, an echo acking and cancelling "
@@ -148,7 +157,8 @@ def run(report=print, latency_parents: int = 300, load_seconds: float = 8.0) -> 
            f"a sweep is 12 round trips plus about 24 more venue reports and the trader's reports")
     return {"latency_p50_ms": float(p50), "latency_p99_ms": float(p99), "sweeps_per_second": rate,
             "raw_round_trips_per_second": raw, "bare_sweep_p50_ms": bare, "venue_sweep_p50_ms": venue_only,
-            "unlimited_latency_p50_ms": unlimited, "risk_on_off_ratio": limited / unlimited}
+            "unlimited_latency_p50_ms": unlimited, "risk_on_off_ratio": limited / unlimited,
+            "identical_pair_ratio": same_one / same_two, "tls_latency_p50_ms": over_tls, "tcp_latency_p50_ms": over_tcp, "tls_tcp_ratio": over_tls / over_tcp}
 
 
 def risk_gate_cost_us(rounds: int = 5000) -> float:
@@ -180,7 +190,8 @@ class _Stack:
     """Sim venues, an engine (shipped config with ``overrides``) and a trader client, each in its own
     process, started on free ports; the latencies are read from the engine's journal at the end."""
 
-    def __init__(self, directory: Path, overrides: dict, trader_session: int = 0) -> None:
+    def __init__(self, directory: Path, overrides: dict, trader_session: int = 0, tls: bool = False,
+                 pinned: bool = False) -> None:
         from engine.config import load_engine_config
         from engine.process.launch import write_run_configs
 
@@ -189,9 +200,17 @@ class _Stack:
         self.directory = directory
         self.configs = write_run_configs(directory, zero_latency=True, ground_truth=False, engine_overrides={
             "sweep": {"deadline_ms": 250, "interval_ms": 0, "cancel_retry_ms": 500}, **overrides})
+        if tls:
+            _venue_sessions_over_tls(self.configs, directory / "tls")
         self.config = load_engine_config(self.configs.engine)
         self._processes: list = []
         self.client = None
+        # Pinned: the engine on our first CPU, the venues on the second. Two stacks compared side by
+        # side otherwise draw their own placements from the scheduler: two identical stacks measured
+        # 1.30x apart unpinned, 1.01x pinned (and both faster: no migrations mid-sweep).
+        allowed = sorted(os.sched_getaffinity(0))
+        self._cpus = ((frozenset(allowed[:1]), frozenset(allowed[1:2])) if pinned and len(allowed) >= 2
+                      else (None, None))
         self._trader_session = trader_session  # two stacks in one process need two trader CompIDs (QuickFIX's
                                                # session registry is process-wide)
 
@@ -200,11 +219,12 @@ class _Stack:
         from engine.process.launch import Process
 
         try:
-            venues = Process("venues", ["venues", "--config", str(self.configs.venues)], self.directory / "venues.log")
+            venues = Process("venues", ["venues", "--config", str(self.configs.venues)], self.directory / "venues.log",
+                             self._cpus[1])
             self._processes.append(venues)
             venues.wait_ready()
             engine = Process("engine", ["run", "--config", str(self.configs.engine), "--log-format", "json"],
-                             self.directory / "engine.log")
+                             self.directory / "engine.log", self._cpus[0])
             self._processes.insert(0, engine)
             engine.wait_ready()
             trader = self.config.fix.trader
@@ -235,6 +255,25 @@ class _Stack:
 
         rows = [r for r in sweeps(self.config.journal) if since <= r.started_at < until and not any(r.timed_out)]
         return np.array([r.latency_ms for r in rows if sum(1 for s in r.sent if s) == len(VENUES)])
+
+
+def _venue_sessions_over_tls(configs, directory: Path) -> None:
+    """Every venue session of the run over mutual TLS (throwaway certificates), as in
+    config/engine.secure.yaml and config/sim_venues.secure.yaml; the trader's session stays plain."""
+    import yaml
+
+    from engine.security.certificates import write_trial_certificates
+
+    files = write_trial_certificates(directory)
+    venues = yaml.safe_load(configs.venues.read_text())
+    venues["tls"] = {"certificate": str(files["venue.pem"]), "key": str(files["venue.key"]),
+                     "ca": str(files["ca.pem"]), "require_client_certificate": True}
+    venues["allowed_remote_addresses"] = []  # the SSL acceptor cannot enforce them: the config refuses both
+    configs.venues.write_text(yaml.safe_dump(venues, sort_keys=False))
+    engine = yaml.safe_load(configs.engine.read_text())
+    engine["venue_defaults"]["tls"] = {"ca": str(files["ca.pem"]), "certificate": str(files["engine-client.pem"]),
+                                       "key": str(files["engine-client.key"])}
+    configs.engine.write_text(yaml.safe_dump(engine, sort_keys=False))
 
 
 def _engine_sweeps(latency_parents: int, load_seconds: float, overrides: dict) -> tuple[float, float, float, int]:
@@ -269,19 +308,30 @@ def _engine_sweeps(latency_parents: int, load_seconds: float, overrides: dict) -
 
 
 def paired_risk_sweeps(parents: int = RISK_PARENTS) -> tuple[float, float, int]:
-    """(p50 ms with the shipped limits, p50 ms with none, sweeps each): two whole stacks up at once,
-    one IOC parent to each in turn, so every sweep of one is next to a sweep of the other in time and
-    the machine's drift falls on both alike (separate runs differ by up to 1.6x here)."""
+    """(p50 ms with the shipped limits, p50 ms with none, sweeps each)."""
+    return _paired_sweeps(parents, {}, {"risk": {}})
+
+
+def paired_tls_sweeps(parents: int = RISK_PARENTS) -> tuple[float, float, int]:
+    """(p50 ms with every venue session over TLS, p50 ms over plain TCP, sweeps each)."""
+    return _paired_sweeps(parents, {}, {}, first_tls=True)
+
+
+def _paired_sweeps(parents: int, first: dict, second: dict, first_tls: bool = False) -> tuple[float, float, int]:
+    """(p50 ms of stack one, of stack two, sweeps each): two whole stacks up at once, one IOC parent
+    to each in turn, so every sweep of one is next to a sweep of the other in time and the machine's
+    drift falls on both alike (separate runs differ by up to 1.6x here)."""
     with tempfile.TemporaryDirectory() as tmp:
-        with _Stack(Path(tmp) / "on", {}) as on, _Stack(Path(tmp) / "off", {"risk": {}}, 1) as off:
+        with (_Stack(Path(tmp) / "one", first, tls=first_tls, pinned=True) as one,
+              _Stack(Path(tmp) / "two", second, 1, pinned=True) as two):
             started = time.time()
             for number in range(parents):
-                first, second = (on, off) if number % 2 == 0 else (off, on)
-                first.ioc(f"P{number}")
-                second.ioc(f"P{number}")
+                earlier, later = (one, two) if number % 2 == 0 else (two, one)
+                earlier.ioc(f"P{number}")
+                later.ioc(f"P{number}")
             ended = time.time()
-        with_limits, without = on.latencies(started, ended), off.latencies(started, ended)
-    return float(np.median(with_limits)), float(np.median(without)), min(len(with_limits), len(without))
+        latencies_one, latencies_two = one.latencies(started, ended), two.latencies(started, ended)
+    return float(np.median(latencies_one)), float(np.median(latencies_two)), min(len(latencies_one), len(latencies_two))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,15 +110,23 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
     return paths
 
 
+_PINNED_START = ("import os, runpy, sys; os.sched_setaffinity(0, {cpus}); "
+                 "sys.argv[0] = 'dark-agg'; runpy.run_module('engine.commands.cli', run_name='__main__')")
+
+
 class Process:
     """A `dark-agg` subcommand in its own process; its output goes to ``log``. Waits for the line
     ``ready`` that both `venues` and `run` print once they serve."""
 
-    def __init__(self, name: str, arguments: list[str], log: Path) -> None:
+    def __init__(self, name: str, arguments: list[str], log: Path, cpus: frozenset[int] | None = None) -> None:
         self.name = name
         self.log = log
         self._file = open(log, "w")
         command = [sys.executable, "-m", "engine.commands.cli", *arguments]
+        if cpus is not None:
+            # Pinned before the interpreter starts any thread, so every thread of the process inherits
+            # it (sched_setaffinity on a running pid moves its main thread only).
+            command = [sys.executable, "-c", _PINNED_START.format(cpus=sorted(cpus)), *arguments]
         self._process = subprocess.Popen(command, stdout=self._file, stderr=subprocess.STDOUT, cwd=PROJECT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
