@@ -18,21 +18,12 @@ import sys
 import quickfix as fix
 
 from engine.fix import restore_sigint
+from engine.fix.quiet_application import QuietApplication
 
 restore_sigint()
 
 REBUILD_HINT = ("rebuild it with OpenSSL: `rm -rf .venv ~/.cache/dark-aggregator && make install` "
                 "(README: Session security)")
-
-
-class _Silent(fix.Application):
-    def onCreate(self, sessionID): pass
-    def onLogon(self, sessionID): pass
-    def onLogout(self, sessionID): pass
-    def toAdmin(self, message, sessionID): pass
-    def fromAdmin(self, message, sessionID): pass
-    def toApp(self, message, sessionID): pass
-    def fromApp(self, message, sessionID): pass
 
 
 @functools.cache
@@ -45,7 +36,7 @@ def tls_unavailable_reason() -> str | None:
     settings = fix.SessionSettings()
     settings.set(section)
     settings.set(fix.SessionID("FIX.4.4", "TLS-CHECK", "TLS-PROBE"), section)
-    application, store = _Silent(), fix.MemoryStoreFactory()
+    application, store = QuietApplication(), fix.MemoryStoreFactory()
     try:
         acceptor = fix.SSLSocketAcceptor(application, store, settings)
         acceptor.start()

@@ -95,6 +95,30 @@ def _subject_alternative_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
     return names
 
 
+def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey, not_before, not_after, *,
+             is_ca: bool) -> x509.CertificateBuilder:
+    """A certificate's common part: names, key, validity, and the critical BasicConstraints and
+    KeyUsage of a CA (signs certificates and CRLs) or of a leaf (signs and enciphers for TLS)."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=0 if is_ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not is_ca, key_encipherment=not is_ca, content_commitment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=is_ca,
+                crl_sign=is_ca, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class IssuedCert:
     """A leaf certificate and its key on disk; ``ca_path`` is the CA that signed it."""
@@ -131,22 +155,7 @@ class CertificateAuthority:
         not_before, not_after = _validity(self.days)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(_distinguished_name(name))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, key_encipherment=True, content_commitment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
+            _builder(_distinguished_name(name), self.certificate.subject, key, not_before, not_after, is_ca=False)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(
@@ -184,22 +193,7 @@ def make_ca(directory: Path, name: str, *, file_stem: str | None = None, days: f
     subject = _distinguished_name(f"{name} test CA")
     not_before, not_after = _validity(days)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, key_encipherment=False, content_commitment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(subject, subject, key, not_before, not_after, is_ca=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )

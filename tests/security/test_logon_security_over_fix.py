@@ -5,40 +5,26 @@ what the engine's metrics count, and orders that trade."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest
 
-from engine.config.operations import MetricsConfig
-from engine.config.security import LockoutConfig
-from tests.engine.e2e_setup import SYMBOL, engine_config, start_venues
-from tests.engine.engine_thread import EngineThread
-from tests.security.over_fix import (PASSWORDS, got_nothing, refusals_counted, refused_with_logout, trades,
-                                     wait_until, write_trader_secrets)
+from tests.engine.e2e_setup import SYMBOL
+from tests.security.over_fix import (LOCK_SECONDS, PASSWORDS, TRADERS, got_nothing, refusals_counted,
+                                     refusals_since, refused_with_logout, start_secured_engine, trades,
+                                     trades_once_the_lock_expires, wait_until)
 from tests.security.raw_fix import RawFixClient
-from tests.sim_venues.fix_client import free_port
 
 pytestmark = pytest.mark.slow
 
 ENGINE_ID = "AGGSEC"
-TRADERS = ("TRADER1", "TRADER2", "TRADER3")
-LOCK_SECONDS = 1.5
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("logon")
-    secrets = folder / "secrets.yaml"
-    write_trader_secrets(secrets, TRADERS)
-    venues = start_venues(folder, ENGINE_ID, "S")
-    config = engine_config(folder, venues, ENGINE_ID, TRADERS[0])
-    trader = dataclasses.replace(config.fix.trader, sessions=TRADERS, credentials=True,
-                                 allowed_addresses={"TRADER1": ("127.0.0.1",)},
-                                 lockout=LockoutConfig(failures=3, window_seconds=30, seconds=LOCK_SECONDS))
-    config = dataclasses.replace(config, fix=dataclasses.replace(config.fix, trader=trader, secrets_file=secrets),
-                                 metrics=MetricsConfig(port=free_port()))
-    running = EngineThread(config).start()
+    config, venues, running = start_secured_engine(tmp_path_factory.mktemp("logon"), ENGINE_ID, "S", TRADERS,
+                                                   LOCK_SECONDS, allowed_addresses={"TRADER1": ("127.0.0.1",)})
+    trader = config.fix.trader
     # TRADER2 stays logged on through every refusal below and must still trade at the end
     bystander = RawFixClient("127.0.0.1", trader.port, "TRADER2", ENGINE_ID, source_address="127.0.0.5")
     assert bystander.logon("trader2", PASSWORDS["TRADER2"]).msg_type == "A"
@@ -102,13 +88,8 @@ def test_repeated_failures_lock_the_comp_id_and_address_out_until_the_lock_expir
     with client(config, "TRADER3", source="127.0.0.3") as other_address:  # the lock is per address
         assert other_address.logon("trader3", PASSWORDS["TRADER3"]).msg_type == "A"
         assert other_address.logout().msg_type == "5"
-    after = refusals_counted(config.metrics.port)
-    assert after.get("bad credentials", 0) - counted.get("bad credentials", 0) == 3
-    assert after.get("locked out", 0) - counted.get("locked out", 0) == 1
-    time.sleep(max(0.0, LOCK_SECONDS - (time.monotonic() - locked_at)) + 0.2)
-    with client(config, "TRADER3") as owner:
-        assert owner.logon("trader3", PASSWORDS["TRADER3"]).msg_type == "A"
-        assert trades(owner, "AFTERLOCK", SYMBOL) > 0
+    assert refusals_since(config.metrics.port, counted) == {"bad credentials": 3, "locked out": 1}
+    assert trades_once_the_lock_expires(locked_at, client(config, "TRADER3"), "AFTERLOCK", SYMBOL) > 0
 
 
 def test_the_session_logged_on_throughout_still_trades(engine):

@@ -6,7 +6,6 @@ orders that trade (checked against the venues' ground-truth log)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import ssl
 import time
@@ -14,21 +13,19 @@ import time
 import pytest
 
 from engine.config import engine_config_from_dict
-from engine.config.operations import MetricsConfig
-from engine.config.security import AcceptorTlsConfig, LockoutConfig
-from tests.engine.e2e_setup import SYMBOL, engine_config, start_venues
+from engine.config.security import AcceptorTlsConfig
+from tests.engine.e2e_setup import SYMBOL
 from tests.engine.engine_thread import EngineThread
 from tests.security.certs import tls_material
-from tests.security.over_fix import (PASSWORDS, got_nothing, refusals_counted, refused_with_logout, trades,
-                                     wait_until, write_trader_secrets)
+from tests.security.over_fix import (LOCK_SECONDS, PASSWORDS, TRADERS, got_nothing, refusals_counted,
+                                     refusals_since, refused_with_logout, start_secured_engine, trades,
+                                     trades_once_the_lock_expires, wait_until)
 from tests.security.raw_fix import RawFixClient, tls_client_context
 from tests.sim_venues.fix_client import free_port
 
 pytestmark = pytest.mark.slow
 
 ENGINE_ID = "AGGTLS"
-TRADERS = ("TRADER1", "TRADER2", "TRADER3")
-LOCK_SECONDS = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +35,10 @@ def material(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, material):
-    folder = tmp_path_factory.mktemp("tls_engine")
-    secrets = folder / "secrets.yaml"
-    write_trader_secrets(secrets, TRADERS)
-    venues = start_venues(folder, ENGINE_ID, "TLS")
-    config = engine_config(folder, venues, ENGINE_ID, TRADERS[0])
     tls = AcceptorTlsConfig(certificate=material.engine.cert_path, key=material.engine.key_path,
                             ca=material.good.cert_path)
-    trader = dataclasses.replace(config.fix.trader, sessions=TRADERS, credentials=True, tls=tls,
-                                 lockout=LockoutConfig(failures=3, window_seconds=30, seconds=LOCK_SECONDS))
-    config = dataclasses.replace(config, fix=dataclasses.replace(config.fix, trader=trader, secrets_file=secrets),
-                                 metrics=MetricsConfig(port=free_port()))
-    running = EngineThread(config).start()
+    config, venues, running = start_secured_engine(tmp_path_factory.mktemp("tls_engine"), ENGINE_ID, "TLS",
+                                                   TRADERS, LOCK_SECONDS, tls=tls)
     bystander = good_client(config, material, "TRADER2")  # logged on through every refusal below
     assert bystander.logon("trader2", PASSWORDS["TRADER2"]).msg_type == "A"
     yield config, bystander
@@ -79,20 +68,14 @@ def test_plain_tcp_on_the_tls_port_gets_nothing(engine):
         assert not any(r.msg_type == "A" for r in plain.received)
 
 
-def test_a_client_certificate_from_another_ca_is_refused(engine, material):
+@pytest.mark.parametrize("certificate", ["intruder", None], ids=["another CA", "none"])
+def test_a_client_certificate_from_another_ca_or_none_is_refused(engine, material, certificate):
     config, _ = engine
-    context = tls_client_context(material.good.cert_path, material.intruder.cert_path, material.intruder.key_path)
-    with RawFixClient("127.0.0.1", config.fix.trader.port, "TRADER1", ENGINE_ID, tls=context) as intruder:
-        assert got_nothing(intruder, intruder.logon("trader1", PASSWORDS["TRADER1"]))
-        assert not any(r.msg_type == "A" for r in intruder.received)
-
-
-def test_a_client_without_a_certificate_is_refused(engine, material):
-    config, _ = engine
-    context = tls_client_context(material.good.cert_path)
-    with RawFixClient("127.0.0.1", config.fix.trader.port, "TRADER1", ENGINE_ID, tls=context) as anonymous:
-        assert got_nothing(anonymous, anonymous.logon("trader1", PASSWORDS["TRADER1"]))
-        assert not any(r.msg_type == "A" for r in anonymous.received)
+    leaf = getattr(material, certificate) if certificate else None
+    context = tls_client_context(material.good.cert_path, *((leaf.cert_path, leaf.key_path) if leaf else ()))
+    with RawFixClient("127.0.0.1", config.fix.trader.port, "TRADER1", ENGINE_ID, tls=context) as refused:
+        assert got_nothing(refused, refused.logon("trader1", PASSWORDS["TRADER1"]))
+        assert not any(r.msg_type == "A" for r in refused.received)
 
 
 def test_a_server_certificate_from_another_ca_is_not_trusted_by_the_client(engine, material):
@@ -131,13 +114,8 @@ def test_a_lockout_over_tls_holds_until_it_expires(engine, material):
     locked_at = time.monotonic()
     with good_client(config, material, "TRADER3") as owner:
         assert refused_with_logout(owner.logon("trader3", PASSWORDS["TRADER3"]))
-    after = refusals_counted(config.metrics.port)
-    assert after.get("bad credentials", 0) - counted.get("bad credentials", 0) == 3
-    assert after.get("locked out", 0) - counted.get("locked out", 0) == 1
-    time.sleep(max(0.0, LOCK_SECONDS - (time.monotonic() - locked_at)) + 0.2)
-    with good_client(config, material, "TRADER3") as owner:
-        assert owner.logon("trader3", PASSWORDS["TRADER3"]).msg_type == "A"
-        assert trades(owner, "TLS-AFTERLOCK", SYMBOL) > 0
+    assert refusals_since(config.metrics.port, counted) == {"bad credentials": 3, "locked out": 1}
+    assert trades_once_the_lock_expires(locked_at, good_client(config, material, "TRADER3"), "TLS-AFTERLOCK", SYMBOL) > 0
 
 
 def test_the_tls_session_logged_on_throughout_still_trades(engine):

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import quickfix as fix
 
 from engine.process.launch import free_port  # noqa: F401 - the tests' one way to pick a port
+from engine.fix.quiet_application import QuietApplication  # noqa: F401 - sessions that only need to exist
 
 SOH = "\x01"
 TERMINAL_STATUSES = {"2", "4", "8"}
@@ -56,18 +57,6 @@ class VenueAddress:
     port: int
     venue_comp_id: str
     client_comp_id: str
-
-
-class QuietApplication(fix.Application):
-    """A QuickFIX Application that does nothing (a session under test that only needs to exist)."""
-
-    def onCreate(self, sessionID): pass
-    def onLogon(self, sessionID): pass
-    def onLogout(self, sessionID): pass
-    def toAdmin(self, message, sessionID): pass
-    def fromAdmin(self, message, sessionID): pass
-    def toApp(self, message, sessionID): pass
-    def fromApp(self, message, sessionID): pass
 
 
 class _ClientApplication(fix.Application):
