@@ -57,6 +57,24 @@ def test_a_file_of_no_known_kind_or_missing_fails(tmp_path, capsys):
     assert "top level: unknown key 'colour'" in capsys.readouterr().err
 
 
+SECURE = {"engine": PROJECT / "config" / "engine.secure.yaml", "venues": PROJECT / "config" / "sim_venues.secure.yaml"}
+
+
+def test_the_secure_configs_pass_once_their_certificates_exist_and_name_what_is_missing_before(tmp_path, capsys):
+    """They name certificates under ../out/secure/ (not in the repository): checked in a copy of
+    config/ beside a fresh out/, first without them, then after `secrets make-certificates`."""
+    import shutil
+
+    shutil.copytree(PROJECT / "config", tmp_path / "config")
+    copies = [str(tmp_path / "config" / path.name) for path in SECURE.values()]
+    assert main(["config", "check", *copies]) == 2
+    assert "expected an existing file" in capsys.readouterr().err
+    assert main(["secrets", "make-certificates", str(tmp_path / "out" / "secure" / "tls")]) == 0
+    assert main(["config", "check", *copies]) == 0
+    for kind, path in SECURE.items():
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema_of(kind), cls=jsonschema.Draft202012Validator)
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_the_schema_is_valid_json_schema_and_accepts_the_shipped_configs(kind):
     schema = schema_of(kind)
