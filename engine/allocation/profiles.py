@@ -19,6 +19,27 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Toxicity:
+    """Informed flow at a venue: with ``probability`` a fill of ours there met an informed contra,
+    and the primary midpoint then moves ``move_bps`` against our side, linearly over
+    ``horizon_seconds``. The expected adverse move of one fill at horizon ``h`` is therefore
+    ``probability * move_bps * min(1, h / horizon_seconds)``."""
+
+    probability: float
+    move_bps: float
+    horizon_seconds: float
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.probability <= 1.0, "toxicity", "probability", self.probability, "a probability in [0, 1]")
+        _check(self.move_bps >= 0.0, "toxicity", "move_bps", self.move_bps, "a number of basis points >= 0")
+        _check(self.horizon_seconds > 0.0, "toxicity", "horizon_seconds", self.horizon_seconds, "seconds > 0")
+
+    def expected_move_bps(self, horizon_seconds: float) -> float:
+        """The mean adverse move (bps, >= 0) of a fill here, ``horizon_seconds`` after it."""
+        return self.probability * self.move_bps * min(1.0, horizon_seconds / self.horizon_seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VenueProfile:
     name: str
     fill_probability: float
@@ -28,6 +49,8 @@ class VenueProfile:
     lot_size: int = 1
     min_order_size: int = 1
     max_order_size: int | None = None
+    toxicity: Toxicity | None = None
+    """informed flow (none: fills here carry no adverse selection)"""
 
     def __post_init__(self) -> None:
         where = f"venue {self.name!r}"
@@ -82,6 +105,12 @@ class MarketProfile:
         low = max(1, int(round(self.min_notional / self.reference_price)))
         high = max(low + 1, int(round(self.max_notional / self.reference_price)))
         return low, high
+
+    def expected_moves_bps(self, horizon_seconds: float) -> np.ndarray:
+        """Per venue, the true mean adverse move (bps) of a fill at ``horizon_seconds``: the m_i the
+        net-of-toxicity objective charges each filled share (0 for a venue without toxicity)."""
+        return np.array([v.toxicity.expected_move_bps(horizon_seconds) if v.toxicity is not None else 0.0
+                         for v in self.venues], dtype=np.float64)
 
     def with_venues_swapped(self, first: str, second: str) -> "MarketProfile":
         """The same market with the liquidity of two venues exchanged (rules stay with the venue)."""

@@ -25,10 +25,19 @@ import yaml
 from pydantic import Field, PlainValidator, ValidationInfo, model_validator
 from pydantic.json_schema import WithJsonSchema
 
-from engine.allocation.profiles import MarketProfile, ProfileError, VenueProfile, profile_fields
+from engine.allocation.profiles import MarketProfile, ProfileError, Toxicity, VenueProfile, profile_fields
 from engine.config.fields import (Positive, Probability, Quantity, Text, config_dataclass, expected, problems,
                                   resolve_path, duplicates)
 from engine.config.loading import ConfigError, Document, load_file, validate
+
+
+@config_dataclass
+class ToxicityConfig:
+    """Informed flow at a venue (the core's :class:`~engine.allocation.profiles.Toxicity`)."""
+
+    probability: Annotated[Probability, Field(description="chance that a fill there met an informed contra")]
+    move_bps: Annotated[float, Field(ge=0, description="how far the primary midpoint then moves against us, in bps")]
+    horizon_seconds: Annotated[Positive, Field(description="over how long that move happens (linearly)")]
 
 
 @config_dataclass
@@ -46,6 +55,8 @@ class MarketVenue:
     lot_size: Quantity = 1
     min_order_size: Quantity = 1
     max_order_size: Quantity | None = None
+    toxicity: ToxicityConfig | None = None
+    """informed flow: the sim moves the primary midpoint against fills there (none: no adverse selection)"""
 
     @model_validator(mode="after")
     def _sizes_in_order(self) -> "MarketVenue":
@@ -100,8 +111,14 @@ class MarketFile:
         return MarketProfile(
             name=self.name, currency=self.currency, reference_price=self.reference_price,
             min_notional=self.order_notional.min, max_notional=self.order_notional.max,
-            venues=tuple(VenueProfile(**asdict(venue)) for venue in self.venues),
+            venues=tuple(_venue_profile(venue) for venue in self.venues),
             regime_switch_venues=self.regime_switch_venues, source=self.source.strip())
+
+
+def _venue_profile(venue: MarketVenue) -> VenueProfile:
+    fields = asdict(venue)
+    toxicity = fields.pop("toxicity")
+    return VenueProfile(**fields, toxicity=Toxicity(**toxicity) if toxicity is not None else None)
 
 
 def load_market(path: str | Path) -> MarketProfile:
@@ -143,7 +160,8 @@ def market_to_dict(market: MarketProfile) -> dict:
     if market.source:
         document["source"] = market.source
     document["venues"] = [
-        {key: getattr(venue, key) for key in _VENUE_KEY_ORDER if getattr(venue, key) is not None}
+        {key: asdict(value) if isinstance(value, Toxicity) else value
+         for key in _VENUE_KEY_ORDER if (value := getattr(venue, key)) is not None}
         for venue in market.venues
     ]
     return document
