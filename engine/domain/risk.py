@@ -161,6 +161,7 @@ class RiskGate:
         self._filled_today: dict[str, float] = {}
         self._day_start = float("-inf")  # the UTC day the filled notional is of
         self._last_fill: dict[str, ReferencePrice] = {}
+        self._market: dict[str, ReferencePrice] = {}  # the primary's midpoint while the feed is live
         self._recent: deque[tuple[float, tuple]] = deque()
 
     # -- the gates -------------------------------------------------------------------------------
@@ -235,13 +236,27 @@ class RiskGate:
         self._filled_today[session] = self._filled_today.get(session, 0.0) + quantity * price
         self._last_fill[symbol] = ReferencePrice(price, now)
 
+    def on_market_midpoint(self, symbol: str, midpoint: float, now: float) -> None:
+        """The market-data feed's newest midpoint: the reference while the feed is live."""
+        if midpoint > 0:
+            self._market[symbol] = ReferencePrice(midpoint, now)
+
+    def on_market_stale(self, symbol: str) -> None:
+        """The feed cannot vouch for the symbol's midpoint any more (down, silent): back to the
+        last fill and the configured reference, with their age limit."""
+        self._market.pop(symbol, None)
+
     def change_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
 
     # -- what the checks read --------------------------------------------------------------------
 
     def reference_price(self, symbol: str, now: float) -> ReferencePrice | None:
-        """The newest of the symbol's last fill and its configured reference, if young enough."""
+        """The live feed's midpoint; else the newest of the symbol's last fill and its configured
+        reference, if young enough."""
+        market = self._market.get(symbol)
+        if market is not None:
+            return market
         known = [p for p in (self._last_fill.get(symbol), self.limits.references.get(symbol)) if p is not None]
         newest = max(known, key=lambda p: p.as_of, default=None)
         if newest is None or now - newest.as_of > self.limits.reference_max_age_seconds:

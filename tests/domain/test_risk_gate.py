@@ -145,3 +145,14 @@ def test_no_accepted_parent_breaks_a_hard_limit(orders, hard_quantity, hard_noti
             notional_price = price if price is not None else 25.0
             assert quantity <= hard_quantity and quantity * notional_price <= hard_notional
             assert price is None or abs(price - 25.0) / 25.0 * 10_000 <= collar
+
+
+def test_the_live_feed_midpoint_is_the_collar_reference_until_the_feed_goes_stale():
+    risk = gate(order=OrderLimits(collar_bps=Limit(hard=100)), reference_max_age_seconds=30)
+    risk.on_fill(str(SESSION), "VOD.L", 10, 25.0, NOW - 1)
+    risk.on_market_midpoint("VOD.L", 26.0, NOW - 5)  # older than the fill, but the primary's midpoint
+    assert risk.reference_price("VOD.L", NOW) == ReferencePrice(26.0, NOW - 5)
+    assert risk.check_parent(spec(10, 26.2), NOW).accepted and not risk.check_parent(spec(10, 25.0), NOW).accepted
+    risk.on_market_stale("VOD.L")  # back to the last fill
+    assert risk.reference_price("VOD.L", NOW) == ReferencePrice(25.0, NOW - 1)
+    assert risk.check_parent(spec(10, 25.0), NOW).accepted
