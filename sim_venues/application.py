@@ -13,6 +13,10 @@ Every callback is guarded: QuickFIX exceptions pass, anything else is logged to 
 and answered with a BusinessMessageReject where possible, so no input can kill the QuickFIX thread.
 A Logon that cannot be checked (:mod:`sim_venues.logon_check`) is refused: fail closed.
 
+The host's market-data session (:mod:`sim_venues.market_data`), when configured, is served by the
+same Application: its requests are parsed here and handed to the scheduler thread, which sends
+everything that session gets.
+
 Disconnect faults run on the QuickFIX thread too (its socket monitor is not thread-safe): after N
 orders (once, or after every N-th with ``disconnect_every_orders``) the session is dropped from
 inside the callback of the N-th order; a timed disconnect asks the
@@ -37,6 +41,7 @@ from sim_venues.host_config import FaultConfig, LatencyConfig
 from sim_venues.faults import FaultState
 from sim_venues.ground_truth import GroundTruthLog
 from sim_venues.logon_check import FAULT_REFUSED, LOGON_REFUSED, LogonCheck
+from sim_venues.market_data import MarketDataFeed
 from sim_venues.scheduler import Scheduler
 from sim_venues.translate import (BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE, business_reject_to_fix,
                                   cancel_reject_to_fix, cancel_request_from_fix, execution_report_to_fix, msg_type,
@@ -72,8 +77,14 @@ class VenueSession:
 
 class VenueApplication(fix.Application):
     def __init__(self, sessions: list[VenueSession], scheduler: Scheduler, truth: GroundTruthLog,
-                 on_event: Callable[[str], None] = lambda line: None) -> None:
+                 on_event: Callable[[str], None] = lambda line: None,
+                 market_data: MarketDataFeed | None = None) -> None:
         super().__init__()
+        self._market_data = market_data
+        self._market_data_key = market_data.session_id.toString() if market_data is not None else None
+        self._market_data_ids = ((market_data.session_id.getSenderCompID().getValue(),
+                                  market_data.session_id.getTargetCompID().getValue())
+                                 if market_data is not None else None)  # (our CompID, the client's)
         self._by_session = {s.session_id.toString(): s for s in sessions}
         self._by_comp_ids = {(s.session_id.getSenderCompID().getValue(), s.session_id.getTargetCompID().getValue()): s
                              for s in sessions}  # (our CompID, the client's) -> venue
@@ -89,6 +100,10 @@ class VenueApplication(fix.Application):
 
     def onLogon(self, sessionID: fix.SessionID) -> None:
         try:
+            if sessionID.toString() == self._market_data_key:
+                self._market_data.logged_on = True
+                self._truth.record({"event": "logon", "session": "market_data"})
+                return
             edge = self._by_session[sessionID.toString()]
             edge.logged_on = True
             edge.logons += 1
@@ -102,6 +117,11 @@ class VenueApplication(fix.Application):
 
     def onLogout(self, sessionID: fix.SessionID) -> None:
         try:
+            if sessionID.toString() == self._market_data_key:
+                self._market_data.logged_on = False
+                self._market_data.session_ended()  # subscriptions end with the session
+                self._truth.record({"event": "logout", "session": "market_data"})
+                return
             edge = self._by_session[sessionID.toString()]
             edge.logged_on = False
             edge.logged_on_event.clear()
@@ -124,9 +144,15 @@ class VenueApplication(fix.Application):
             logon = msg_type(message) == "A"
             if not logon:
                 return
-            edge = self._by_session[sessionID.toString()]
-            refusal = self.logon_check.refusal(edge.faults.refuse_logon, edge.require_credentials,
-                                               sessionID.getTargetCompID().getValue(), message.toString())
+            key = sessionID.toString()
+            if key == self._market_data_key:
+                edge = None
+                refusal = self.logon_check.refusal(False, self._market_data.require_credentials,
+                                                   sessionID.getTargetCompID().getValue(), message.toString())
+            else:
+                edge = self._by_session[key]
+                refusal = self.logon_check.refusal(edge.faults.refuse_logon, edge.require_credentials,
+                                                   sessionID.getTargetCompID().getValue(), message.toString())
         except Exception:  # noqa: BLE001 - fail closed
             self._failed("fromAdmin")
             if logon:
@@ -134,7 +160,8 @@ class VenueApplication(fix.Application):
             return
         if refusal is not None:
             reason = "fault" if refusal == FAULT_REFUSED else "credentials"
-            self._truth.record({"event": "logon_refused", "venue": edge.venue.name, "reason": reason})
+            who = {"venue": edge.venue.name} if edge is not None else {"session": "market_data"}
+            self._truth.record({"event": "logon_refused", **who, "reason": reason})
             raise fix.RejectLogon(refusal)
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
@@ -147,8 +174,12 @@ class VenueApplication(fix.Application):
             keep_thread_state()
             # One toString() per message: the session and the type come from the text rather than
             # sessionID.toString() and getHeader().getField(), three SWIG calls fewer per order.
-            fields = fields_of(message.toString())
+            text = message.toString()
+            fields = fields_of(text)
             kind = fields.get("35", "?")
+            if self._market_data is not None and (fields.get("56"), fields.get("49")) == self._market_data_ids:
+                self._from_market_data_client(kind, fields, text)
+                return
             edge = self._by_comp_ids.get((fields.get("56"), fields.get("49"))) or self._by_session[sessionID.toString()]
             if kind == "D":
                 self._new_order(edge, fields)
@@ -171,6 +202,16 @@ class VenueApplication(fix.Application):
                     self._failed("fromApp reject", edge)
 
     # -- work -----------------------------------------------------------------------------------
+
+    def _from_market_data_client(self, kind: str, fields: dict[str, str], text: str) -> None:
+        if kind == "V":
+            self._market_data.receive(text)
+            return
+        # Sent from the scheduler thread like everything else this session gets, so it keeps its place.
+        reject = business_reject_to_fix(fields.get("34"), kind, BUSINESS_REJECT_UNSUPPORTED_MESSAGE_TYPE,
+                                        f"message type {kind} is not supported by the market-data session")
+        session_id = self._market_data.session_id
+        self._scheduler.later(0.0, lambda: fix.Session.sendToTarget(reject, session_id))
 
     def _new_order(self, edge: VenueSession, fields: dict[str, str]) -> None:
         # With store: file the venue has written the order's new state to its order file by now,

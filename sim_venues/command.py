@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     for listing in host.listings():
         print(f"  {listing.venue:<6} port {listing.port:<5} SenderCompID={listing.sender_comp_id:<10} "
               f"TargetCompID={listing.target_comp_id:<10} mode={listing.mode} reports={listing.report_style}")
+    md = config.market_data
+    if md is not None:
+        print(f"  {'market data':<6} port {md.port:<5} SenderCompID={md.sender_comp_id:<10} "
+              f"TargetCompID={md.target_comp_id:<10} (MarketDataRequest V; W/X/Y)")
     freeze_startup_heap()
     write_line("ready")  # one whole line: scripts (engine.process.launch) wait for it
     try:

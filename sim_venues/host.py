@@ -1,8 +1,11 @@
 """The host: K simulated venues in one process, behind one QuickFIX acceptor.
 
-Builds every venue from a :class:`~sim_venues.config.HostConfig` (liquidity and price walks seeded
-from (seed, venue, symbol)), generates the session settings, starts the acceptor, and offers what
-tests and the command need: ports, CompIDs, live fault changes, and a clean stop. With
+Builds every venue from a :class:`~sim_venues.config.HostConfig` (liquidity and informed flow seeded
+from (seed, venue, symbol)) around one shared market (:mod:`sim_venues.market`: a midpoint per
+symbol, seeded from (seed, symbol), which every venue fills at; it starts at the reference price at
+every start), and the optional market-data session that publishes it (:mod:`sim_venues.market_data`,
+its timer on the scheduler thread); generates the session settings, starts the acceptor, and offers
+what tests and the command need: ports, CompIDs, live fault changes, and a clean stop. With
 ``store: file`` each venue's order memory is replayed from its order file before the acceptor starts
 (:mod:`sim_venues.order_store`), and resting orders are canceled on restart. One acceptor
 serves all sessions: ``single_thread`` (SocketAcceptor, one thread for all venues, the fastest here
@@ -44,7 +47,9 @@ from sim_venues.logon_check import VenueSecurityError, load_client_secrets
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, LiquiditySource, venue_rng, warm_up
 from sim_venues.matching import VenueRules
 from sim_venues.order_store import OrderFile, attach_order_file
-from sim_venues.pricing import MidpointWalk
+from sim_venues.market import Market, build_market
+from sim_venues.market_data import Book, MarketDataFeed
+from sim_venues.pricing import InformedFlow, VenuePrice
 from sim_venues.scheduler import Scheduler
 from sim_venues.settings import BEGIN_STRING, build_session_settings
 from sim_venues.venue import Venue
@@ -68,8 +73,11 @@ class VenueHost:
         self._environ = environ  # where DARKAGG_TRADER_<COMPID> credentials may come from (tests pass their own)
         self.truth = GroundTruthLog(config.ground_truth_log)
         self.scheduler = Scheduler(on_error=lambda error: log_errors(f"scheduler action failed: {error!r}"))
+        self.market: Market = build_market(config)
         self.sessions = {v.name: self._build_session(v) for v in config.venues}
-        self.application = VenueApplication(list(self.sessions.values()), self.scheduler, self.truth, log_errors)
+        self.market_data = self._build_market_data()
+        self.application = VenueApplication(list(self.sessions.values()), self.scheduler, self.truth, log_errors,
+                                            market_data=self.market_data)
         self._settings = build_session_settings(config)
         self._store = (fix.FileStoreFactory(self._settings) if config.store == "file"
                        else fix.MemoryStoreFactory())
@@ -83,20 +91,32 @@ class VenueHost:
     def _build_session(self, venue: VenueConfig) -> VenueSession:
         seed = self.config.seed
         liquidity: dict[str, LiquiditySource] = {}
-        prices: dict[str, MidpointWalk] = {}
-        for symbol, spec in self.config.symbols.items():
+        prices: dict[str, VenuePrice] = {}
+        for symbol in self.config.symbols:
+            profile = self.config.profile_of(venue.name, symbol)
             if venue.mode == "book":
                 liquidity[symbol] = BookLiquidity(venue.book)
             else:
-                liquidity[symbol] = IidLiquidity(self.config.profile_of(venue.name, symbol), venue_rng(seed, venue.name, symbol, "liquidity"))
-            prices[symbol] = MidpointWalk(self.config.reference_price(symbol), spec.tick, spec.walk_step_probability,
-                                          venue_rng(seed, venue.name, symbol, "midpoint"))
+                liquidity[symbol] = IidLiquidity(profile, venue_rng(seed, venue.name, symbol, "liquidity"))
+            informed = (InformedFlow(profile.toxicity, venue_rng(seed, venue.name, symbol, "informed"))
+                        if profile.toxicity is not None else None)
+            prices[symbol] = VenuePrice(self.market, symbol, informed)
         rules = VenueRules.of(self.config.profile_of(venue.name), frozenset(TIME_IN_FORCE_CODES[t] for t in venue.time_in_force))
         core = Venue(venue.name, rules, liquidity, prices, report_style=venue.report_style, ack_new=venue.ack_new,
                      history_limit=self.config.history_limit)
         return VenueSession(venue=core, session_id=fix.SessionID(BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id),
                             latency=venue.latency, latency_rng=venue_rng(seed, venue.name, "", "latency"),
                             faults=FaultState(venue.faults), require_credentials=venue.require_credentials)
+
+    def _build_market_data(self) -> MarketDataFeed | None:
+        md = self.config.market_data
+        if md is None:
+            return None
+        books = {symbol: Book(spec.tick, spec.spread_ticks, spec.quote_size, self.market.digits(symbol))
+                 for symbol, spec in self.config.symbols.items()}
+        return MarketDataFeed(self.market, books, fix.SessionID(BEGIN_STRING, md.sender_comp_id, md.target_comp_id),
+                              str(self.config.data_dictionary.resolve()), self.scheduler,
+                              require_credentials=md.require_credentials)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -110,6 +130,8 @@ class VenueHost:
             self._restore_orders()
         self._acceptor.start()
         self._started = True
+        if self.market_data is not None:
+            self.market_data.start()
 
     def _check_security(self) -> None:
         """VenueSecurityError unless every session can be secured as configured."""
@@ -131,6 +153,8 @@ class VenueHost:
 
     def stop(self) -> None:
         """Slow (QuickFIX logs sessions out and joins its thread): never call it from a callback."""
+        if self.market_data is not None:
+            self.market_data.stop()
         if self._started:
             self._started = False
             self._acceptor.stop()
@@ -154,6 +178,10 @@ class VenueHost:
     def listings(self) -> list[Listing]:
         return [Listing(v.name, v.port, v.sender_comp_id, v.target_comp_id, v.mode, v.report_style)
                 for v in self.config.venues]
+
+    def midpoint(self, symbol: str) -> float:
+        """The shared midpoint now (what every venue fills at and market data shows)."""
+        return self.market.quote(symbol)[0]
 
     def set_faults(self, venue: str, faults: FaultConfig) -> None:
         """Change a venue's faults while it runs (counters start again from zero)."""

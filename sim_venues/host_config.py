@@ -6,12 +6,16 @@ market file by venue name; this file adds the FIX session (port, CompIDs), accep
 latency, report style, liquidity mode and faults. ``venue_defaults`` is merged under every venue.
 Session security (config/sim_venues.secure.yaml) is the host's ``tls`` and ``secrets_file`` and a
 venue's ``require_credentials``, so the engine's venue credentials and TLS meet a venue that checks them.
+Prices are one primary market per symbol shared by every venue (:mod:`sim_venues.market`): the
+symbol's ``volatility_bps_per_sqrt_second`` walk, stepped every ``market_step_seconds``, plus the
+informed moves of toxic venues (the market file's ``toxicity``); ``market_data`` publishes it over FIX.
 
     market: markets/lse.yaml
     seed: 7
     ground_truth_log: ../out/venues/ground_truth.jsonl
     symbols:
-      VOD.L: {reference_price: 25.0, tick: 0.01, walk_step_probability: 0.2}
+      VOD.L: {reference_price: 25.0, tick: 0.01, volatility_bps_per_sqrt_second: 2.0}
+    market_data: {port: 9113, sender_comp_id: MD, target_comp_id: DARKAGG}
     venue_defaults: {target_comp_id: DARKAGG, latency: {fixed_ms: 0, jitter_ms: 0}}
     venues:
       - {name: V1, port: 9101, sender_comp_id: V1}
@@ -43,12 +47,34 @@ class SymbolConfig:
     tick: Positive
     reference_price: Positive | None = None
     """the starting midpoint (default: the market's reference price)"""
+    volatility_bps_per_sqrt_second: Number = 0.0
+    """The shared midpoint's random walk in time: every ``market_step_seconds`` its log moves by a
+    normal step, so log-returns have this standard deviation (bps) per square root of a second.
+    0 (the default) keeps the midpoint still but for informed moves and ``walk_step_probability``."""
     walk_step_probability: Probability = 0.0
-    """Before each order a venue sees for the symbol, its midpoint moves one tick up or down with this
-    probability: a random walk driven by the venue's own seeded generator and its own order flow,
-    so it is reproducible and unaffected by traffic to other venues."""
+    """Before each order any venue of the host prices for the symbol, the shared midpoint moves one
+    tick up or down with this probability (an order-driven walk, reproducible given the order flow
+    across the host's venues; ``volatility_bps_per_sqrt_second`` is the time-driven one)."""
+    spread_ticks: Count = 2
+    """market data: the primary's bid and offer are the midpoint -/+ half this many ticks (an odd
+    number puts them half a tick off the grid)"""
+    quote_size: Count = 1000
+    """market data: the size (271) shown on the bid and on the offer"""
     market: MarketRef | None = None
     """per-symbol liquidity (else the host's market)"""
+
+
+@config_dataclass
+class MarketDataConfig:
+    """A FIX 4.4 market-data session publishing the shared midpoint of every symbol as a primary
+    exchange's top of book (MarketDataRequest V, snapshots W, incremental refreshes X, rejects Y)."""
+
+    port: Port
+    sender_comp_id: CompId = "MD"
+    target_comp_id: CompId = "DARKAGG"
+    """the client's CompID"""
+    require_credentials: Flag = False
+    """as a venue's: the client logs on with the Username/Password the host's secrets store holds"""
 
 
 @config_dataclass
@@ -166,6 +192,11 @@ class HostConfig:
     """QuickFIX FileLog directory; none keeps no message log"""
     history_limit: Count = 200_000
     """finished orders remembered per venue (duplicates, late cancels)"""
+    market_step_seconds: Annotated[float, Field(strict=True, ge=0.005)] = 0.1
+    """the shared market's clock (at least 5 ms): every this many seconds each symbol's walk and
+    informed moves step, and market data goes out for the symbols whose midpoint changed"""
+    market_data: MarketDataConfig | None = None
+    """none: no market-data session (the venues still share one midpoint per symbol)"""
 
     venue_entry: ClassVar[type] = VenueConfig
     _merge_defaults = model_validator(mode="before")(merge_venue_defaults)
@@ -178,6 +209,7 @@ class HostConfig:
                                 "a value no other venue has")
         found += duplicates([(v.sender_comp_id, v.target_comp_id) for v in self.venues], lambda i: ("venues", i),
                             "a (sender_comp_id, target_comp_id) pair no other venue has")
+        found += self._market_data_apart()
         for index, venue in enumerate(self.venues):
             if venue.name not in self.market.venue_names:
                 found.append((("venues", index, "name"), venue.name,
@@ -195,6 +227,21 @@ class HostConfig:
         problems(found)
         return self
 
+    def _market_data_apart(self) -> list:
+        """The market-data session has CompIDs of its own (QuickFIX's session registry holds one
+        session per CompID pair) and a port of its own (each venue endpoint stays one session, as the
+        engine's config, one port per venue, assumes)."""
+        md = self.market_data
+        if md is None:
+            return []
+        found = []
+        if md.port in {v.port for v in self.venues}:
+            found.append((("market_data", "port"), md.port, "a port no venue uses"))
+        if (md.sender_comp_id, md.target_comp_id) in {(v.sender_comp_id, v.target_comp_id) for v in self.venues}:
+            found.append((("market_data", "sender_comp_id"), md.sender_comp_id,
+                          "a (sender_comp_id, target_comp_id) pair no venue has"))
+        return found
+
     def _enforceable_security(self) -> list:
         """What QuickFIX 1.16 cannot do with TLS is refused here rather than silently not done."""
         if self.tls is None:
@@ -211,7 +258,8 @@ class HostConfig:
 
     @property
     def credentials_required(self) -> bool:
-        return any(venue.require_credentials for venue in self.venues)
+        return (any(venue.require_credentials for venue in self.venues)
+                or (self.market_data is not None and self.market_data.require_credentials))
 
     def reference_price(self, symbol: str) -> float:
         spec = self.symbols[symbol]

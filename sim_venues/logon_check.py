@@ -37,10 +37,13 @@ def load_client_secrets(config: HostConfig, environ: Mapping[str, str]) -> Secre
         store = SecretStore.load(config.secrets_file, environ)
     except SecretsError as error:
         raise VenueSecurityError(f"secrets_file: {error}") from None
-    required = [venue for venue in config.venues if venue.require_credentials]
-    missing = sorted({venue.target_comp_id for venue in required if not store.has_trader(venue.target_comp_id)})
+    # (name, client CompID) of every session that checks credentials, the market-data one included
+    required = [(venue.name, venue.target_comp_id) for venue in config.venues if venue.require_credentials]
+    if config.market_data is not None and config.market_data.require_credentials:
+        required.append(("market_data", config.market_data.target_comp_id))
+    missing = sorted({client for _, client in required if not store.has_trader(client)})
     if missing:
-        venues = ", ".join(venue.name for venue in required if venue.target_comp_id in missing)
+        venues = ", ".join(name for name, client in required if client in missing)
         file = config.secrets_file or "PATH"
         raise VenueSecurityError(
             f"venues {venues} require credentials, but {store.source} holds none for client CompID(s) "

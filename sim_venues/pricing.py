@@ -1,45 +1,60 @@
-"""Reference midpoint per venue and symbol: a seeded random walk on the symbol's tick grid.
+"""What one venue prices one symbol with: the host's shared market (:mod:`sim_venues.market`) and,
+when the venue's profile has ``toxicity``, its own informed flow.
 
-The midpoint is kept as a whole number of ticks (no float drift however long the walk) and moves one
-tick up or down, with probability ``step_probability``, before each order the venue prices. It never
-goes below one tick. Stepping per order rather than per wall-clock second keeps fills reproducible:
-the same seed and the same order flow see the same prices.
+A venue never owns a midpoint: every venue of a host reads the same :class:`~sim_venues.market.Market`,
+so fills at two pools at the same moment are at the same price. What stays per venue is whether
+the contra of each of its fills was informed: one Bernoulli(``toxicity.probability``) draw per fill
+from a generator seeded by (seed, venue, symbol), so given the venue's fills in that symbol the
+answers repeat, and traffic elsewhere never changes them. An informed fill moves the shared
+midpoint against our side (:meth:`Market.inform`); every venue then trades at the moved price.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.allocation.profiles import Toxicity
+from sim_venues.market import Market
+
 _BLOCK = 1024
 
 
-class MidpointWalk:
-    def __init__(self, reference_price: float, tick: float, step_probability: float,
-                 rng: np.random.Generator) -> None:
-        self.tick = tick
-        self._ticks = max(1, round(reference_price / tick))
-        self._step_probability = step_probability
+class InformedFlow:
+    def __init__(self, toxicity: Toxicity, rng: np.random.Generator) -> None:
+        self.toxicity = toxicity
         self._rng = rng
-        self._steps: list[int] = []
+        self._draws: list[bool] = []
         self._next = 0
-        # Digits enough to print the tick exactly (0.005 -> 3), so LastPx never shows 25.010000000001.
-        self._digits = max(0, -int(np.floor(np.log10(tick))) + 2)
 
-    @property
-    def midpoint(self) -> float:
-        return round(self._ticks * self.tick, self._digits)
+    def draw(self) -> bool:
+        """Whether the next fill met an informed contra."""
+        if self._next == len(self._draws):
+            self._draws = (self._rng.random(_BLOCK) < self.toxicity.probability).tolist()
+            self._next = 0
+        value = self._draws[self._next]
+        self._next += 1
+        return value
 
-    def advance(self) -> float:
-        """Move (or not) and return the midpoint the next order trades at."""
-        if self._step_probability > 0.0:
-            if self._next == len(self._steps):
-                self._refill()
-            self._ticks = max(1, self._ticks + self._steps[self._next])
-            self._next += 1
-        return self.midpoint
 
-    def _refill(self) -> None:
-        moves = self._rng.random(_BLOCK) < self._step_probability
-        directions = np.where(self._rng.random(_BLOCK) < 0.5, -1, 1)
-        self._steps = [int(v) for v in np.where(moves, directions, 0)]
-        self._next = 0
+class VenuePrice:
+    """The price source :class:`~sim_venues.venue.Venue` uses for one symbol."""
+
+    __slots__ = ("_market", "_symbol", "_informed", "tick")
+
+    def __init__(self, market: Market, symbol: str, informed: InformedFlow | None = None) -> None:
+        self._market = market
+        self._symbol = symbol
+        self._informed = informed
+        self.tick = market.tick(symbol)
+
+    def price_order(self) -> tuple[float, int]:
+        """(midpoint, market step) the arriving order trades at."""
+        return self._market.price_order(self._symbol)
+
+    def filled(self, side: str, midpoint: float) -> bool:
+        """Called once per fill: True when its contra was informed (the market then moves)."""
+        if self._informed is None or not self._informed.draw():
+            return False
+        toxicity = self._informed.toxicity
+        self._market.inform(self._symbol, side, midpoint, toxicity.move_bps, toxicity.horizon_seconds)
+        return True

@@ -14,6 +14,9 @@ turns it into ``quickfix.SessionSettings``. Choices made on purpose (see FIX_NOT
   reconnecting client can resend/recover (what recovery tests need). A venue's ``session:``
   (the same keys as the engine's venue session policy, but the store, which is the host's) changes
   its resets and gives it a daily ``reset_time``.
+- The market-data session always resets its sequence numbers (ResetOnLogon/Logout/Disconnect=Y)
+  and keeps no sent messages (PersistMessages=N), whatever the store: market data is never resent,
+  a client that reconnects subscribes again and gets a fresh snapshot.
 - TLS: the SSL acceptor reads its certificate, key, CA and protocols from the default section; the
   config guarantees no AllowedRemoteAddresses then (the SSL acceptor would ignore them).
 """
@@ -56,6 +59,11 @@ def settings_table(config: HostConfig) -> tuple[dict[str, str], list[tuple[tuple
     for venue in config.venues:
         session = (BEGIN_STRING, venue.sender_comp_id, venue.target_comp_id)
         sessions.append((session, {"SocketAcceptPort": str(venue.port), **policy_settings(venue.session, defaults)}))
+    md = config.market_data
+    if md is not None:
+        sessions.append(((BEGIN_STRING, md.sender_comp_id, md.target_comp_id),
+                         {"SocketAcceptPort": str(md.port), "ResetOnLogon": "Y", "ResetOnLogout": "Y",
+                          "ResetOnDisconnect": "Y", "PersistMessages": "N"}))
     return defaults, sessions
 
 

@@ -10,6 +10,11 @@ Sequence per order (the fill rules are in :mod:`sim_venues.matching`):
 - DAY: New, a Trade for whatever crossed on arrival, and the rest rests until cancelled. A resting
   order trades only on arrival (the simulator has no contra order flow to cross it with later).
 
+Prices: every order trades at the host's shared midpoint for its symbol (:mod:`sim_venues.pricing`),
+and a fill at a venue with ``toxicity`` may meet an informed contra, which then moves that midpoint
+against us; the ground-truth record says so (``informed``) next to the ``midpoint`` and the
+``market_step`` it traded at.
+
 Cancels of live orders answer Canceled; of finished orders OrderCancelReject 102=0 (too late); of
 orders never seen 102=1 (unknown). OrderID is stable per order, ExecIDs are unique per run (a run
 token keeps them unique across restarts, so an engine deduplicating ExecIDs never drops real fills).
@@ -32,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from sim_venues.liquidity import LiquiditySource
 from sim_venues.matching import (REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder, Rejection,
                                  StatusRequest, ValidOrder, VenueRules, match, validate)
-from sim_venues.pricing import MidpointWalk
+from sim_venues.pricing import VenuePrice
 
 
 class ExecReport(NamedTuple):  # a NamedTuple: immutable and cheap, built 2-3 times per order
@@ -117,7 +122,7 @@ class OrderOutcome:
 
 class Venue:
     def __init__(self, name: str, rules: VenueRules, liquidity: dict[str, LiquiditySource],
-                 prices: dict[str, MidpointWalk], *, report_style: str = "fill_then_cancel",
+                 prices: dict[str, VenuePrice], *, report_style: str = "fill_then_cancel",
                  ack_new: bool = True, history_limit: int = 200_000, run_token: str | None = None,
                  on_change: ChangeHook | None = None) -> None:
         self.name = name
@@ -148,12 +153,14 @@ class Venue:
             return self._reject(request, checked, remember=True)
         order: ValidOrder = checked
         source = self._liquidity[order.symbol]
-        walk = self._prices[order.symbol]
+        price = self._prices[order.symbol]
         hidden = source.hidden(order.side)
-        midpoint = walk.advance()
-        fill = match(order, hidden, midpoint, walk.tick)
+        midpoint, market_step = price.price_order()  # the host's shared midpoint, now
+        fill = match(order, hidden, midpoint, price.tick)
+        informed = False
         if fill.quantity:
             source.consume(order.side, fill.quantity)
+            informed = price.filled(order.side, midpoint)  # one draw per fill: reproducible given the fills
         self._order_seq += 1
         state = _OrderState(f"{self.name}-{self._token}-{self._order_seq}", order)
         reports = self._reports_for(state, fill.quantity, midpoint)
@@ -162,8 +169,9 @@ class Venue:
         truth = {"event": "order", "venue": self.name, "cl_ord_id": order.cl_ord_id, "order_id": state.order_id,
                  "symbol": order.symbol, "side": order.side, "quantity": order.quantity,
                  "min_qty": order.min_qty, "price": order.price, "time_in_force": order.time_in_force,
-                 "midpoint": midpoint, "hidden": hidden, "filled": fill.quantity,
-                 "limit_blocked": fill.limit_blocked, "min_qty_blocked": fill.min_qty_blocked}
+                 "midpoint": midpoint, "market_step": market_step, "hidden": hidden, "filled": fill.quantity,
+                 "informed": informed, "limit_blocked": fill.limit_blocked,
+                 "min_qty_blocked": fill.min_qty_blocked}
         return OrderOutcome(reports, truth)
 
     def cancel(self, request: CancelRequest) -> ExecReport | CancelReject:

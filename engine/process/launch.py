@@ -83,6 +83,8 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
     venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl") if ground_truth else None
     if seed is not None:
         venues["seed"] = seed
+    if venues.get("market_data"):  # its own port too: two stacks up at once must not share one
+        venues["market_data"] = {**venues["market_data"], "port": free_port()}
     for entry in venues["venues"]:
         entry["port"] = ports[entry["name"]]
         if zero_latency:

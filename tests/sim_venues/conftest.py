@@ -47,6 +47,19 @@ REFERENCE_PRICE = 20.0
 TICK = 0.01
 
 
+def one_symbol_prices(symbol: str = "X", reference_price: float = 20.0, tick: float = 0.01, *, seed: int = 0,
+                      order_step_probability: float = 0.0, clock=lambda: 0.0) -> dict:
+    """A venue core's prices without a host: one symbol of a market of its own (still by default)."""
+    from sim_venues.liquidity import venue_rng
+    from sim_venues.market import Market, SymbolMarket
+    from sim_venues.pricing import VenuePrice
+
+    symbol_market = SymbolMarket(reference_price, tick, venue_rng(seed, "", symbol, "market_walk"),
+                                 order_step_probability=order_step_probability,
+                                 order_rng=venue_rng(seed, "", symbol, "market_order_steps"))
+    return {symbol: VenuePrice(Market({symbol: symbol_market}, clock), symbol)}
+
+
 def market_for_tests(venues: dict[str, tuple[dict, dict]] = VENUES) -> MarketProfile:
     return MarketProfile(name="TEST", reference_price=REFERENCE_PRICE, currency="GBP", min_notional=1_000,
                          max_notional=1_000_000,

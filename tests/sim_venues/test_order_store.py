@@ -12,8 +12,8 @@ from engine.allocation.profiles import VenueProfile
 from sim_venues.liquidity import IidLiquidity, venue_rng
 from sim_venues.matching import REJECT_DUPLICATE_ORDER, CancelRequest, NewOrder, StatusRequest, VenueRules
 from sim_venues.order_store import OrderFile, OrderStoreError, attach_order_file, order_file_path
-from sim_venues.pricing import MidpointWalk
 from sim_venues.venue import CancelReject, Venue, new_run_token
+from tests.sim_venues.conftest import one_symbol_prices
 
 # Always liquid, 1000-2000 shares: an IOC of 500 fills whole, a DAY of 5000 fills part and rests.
 ALWAYS = VenueProfile(name="D1", fill_probability=1.0, tail_exponent=1.5, min_size=1000, max_size=2000)
@@ -21,7 +21,7 @@ ALWAYS = VenueProfile(name="D1", fill_probability=1.0, tail_exponent=1.5, min_si
 
 def make_venue(history_limit: int = 1000, seed: int = 3) -> Venue:
     liquidity = {"X": IidLiquidity(ALWAYS, venue_rng(seed, "D1", "X", "liquidity"))}
-    prices = {"X": MidpointWalk(20.0, 0.01, 0.0, venue_rng(seed, "D1", "X", "midpoint"))}
+    prices = one_symbol_prices("X", 20.0, 0.01, seed=seed)
     return Venue("D1", VenueRules(1, 1, None, frozenset({"3", "0"})), liquidity, prices,
                  history_limit=history_limit)
 

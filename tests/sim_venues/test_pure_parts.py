@@ -11,10 +11,10 @@ from engine.config import ConfigError
 from sim_venues.host_config import BookConfig, config_from_dict, load_config
 from sim_venues.liquidity import BookLiquidity, IidLiquidity, venue_rng
 from sim_venues.matching import NewOrder, Side, ValidOrder, VenueRules, match
-from sim_venues.pricing import MidpointWalk
+from sim_venues.market import SymbolMarket
 from sim_venues.settings import settings_table
 from sim_venues.venue import Venue
-from tests.sim_venues.conftest import VENUES, host_document, market_for_tests
+from tests.sim_venues.conftest import VENUES, host_document, market_for_tests, one_symbol_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,9 +94,16 @@ def test_book_liquidity_refills_linearly_up_to_capacity():
     assert book.hidden(Side.BUY) == 1000
 
 
-def test_the_midpoint_walk_stays_on_the_tick_grid_and_repeats_with_the_seed():
-    walks = [MidpointWalk(0.05, 0.01, 1.0, venue_rng(3, "V1", "X", "midpoint")) for _ in range(2)]
-    paths = [[w.advance() for _ in range(2000)] for w in walks]
+def test_the_order_driven_walk_stays_on_the_tick_grid_and_repeats_with_the_seed():
+    def path():
+        market = SymbolMarket(0.05, 0.01, venue_rng(3, "", "X", "market_walk"), order_step_probability=1.0,
+                              order_rng=venue_rng(3, "", "X", "market_order_steps"))
+        steps = []
+        for _ in range(2000):
+            market.order_step()
+            steps.append(market.midpoint)
+        return steps
+    paths = [path(), path()]
     assert paths[0] == paths[1]
     assert min(paths[0]) >= 0.01
     assert all(abs(p * 100 - round(p * 100)) < 1e-9 for p in paths[0])
@@ -105,7 +112,7 @@ def test_the_midpoint_walk_stays_on_the_tick_grid_and_repeats_with_the_seed():
 def make_venue(seed: int, name: str = "V1") -> Venue:
     profile = market_for_tests().venues[0]
     liquidity = {"X": IidLiquidity(profile, venue_rng(seed, name, "X", "liquidity"))}
-    prices = {"X": MidpointWalk(20.0, 0.01, 0.3, venue_rng(seed, name, "X", "midpoint"))}
+    prices = one_symbol_prices("X", 20.0, 0.01, seed=seed, order_step_probability=0.3)
     return Venue(name, VenueRules(1, 1, None, frozenset({"3", "0"})), liquidity, prices, run_token="t")
 
 
