@@ -49,7 +49,7 @@ class AdaptivePolicy(AllocationPolicy):
         self._changed = np.zeros(venue_count, dtype=np.bool_)
 
     def desired_allocation(self, quantity, rules, available):
-        return oracle_allocation(quantity, self.long_fit, _caps(rules, available))
+        return oracle_allocation(quantity, self.long_fit, _caps(rules, available), self._net_or_none())
 
     def _learn(self, quantity, sent, filled):
         long, short = self.long, self.short

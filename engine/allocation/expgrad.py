@@ -107,15 +107,22 @@ def _thresholds(sent: np.ndarray, filled: np.ndarray, gradient: int, threshold: 
 def expgrad_update_kernel(weights: np.ndarray, played: np.ndarray, prior: np.ndarray, edges: np.ndarray,
                           scale: np.ndarray, visits: np.ndarray, events: np.ndarray, steps: np.ndarray,
                           quantity: float, sent: np.ndarray, filled: np.ndarray, eta: float,
-                          scale_decay: float, mixing: float, prior_strength: float, gradient: int) -> None:
+                          scale_decay: float, mixing: float, prior_strength: float, gradient: int,
+                          value=None) -> None:
     """One ExpGrad step on every row below ``quantity`` from a censored outcome (in place).
 
     Without a prior (``prior_strength`` 0) pass the same array as ``weights`` and ``played``.
     ``steps`` (2, rows) holds each row's step and exp(step), refreshed every _STEP_REFRESH steps.
+    ``value``: per venue the net value of a share over the largest (netvalue.net_weights), for the
+    net objective (then ``played`` must be an array of its own); omitted: the fill-only objective.
     """
     work = np.empty((5, weights.shape[1]))
-    _update(weights, played, prior, edges, scale, visits, events, steps, quantity, sent, filled, eta,
-            scale_decay, mixing, prior_strength, gradient, work)
+    if value is None:
+        _update(weights, played, prior, edges, scale, visits, events, steps, quantity, sent, filled, eta,
+                scale_decay, mixing, prior_strength, gradient, work)
+    else:
+        _update_net(weights, played, prior, edges, scale, visits, events, steps, quantity, sent, filled, eta,
+                    scale_decay, mixing, prior_strength, gradient, work, value)
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -171,10 +178,71 @@ def _update(weights, played, prior, edges, scale, visits, events, steps, quantit
                 played[b, i] = (1.0 - lam) * weights[b, i] + lam * prior[b, i]
 
 
+@njit(cache=True, fastmath=_FAST)
+def _update_net(weights, played, prior, edges, scale, visits, events, steps, quantity, sent, filled, eta,
+                scale_decay, mixing, prior_strength, gradient, work, value) -> None:
+    """_update for the net objective (its own function, so the fill-only step compiles as before).
+
+    A unit at venue i earns value[i] x 1{s_i > position}: a known venue's gain is value[i] or 0, and
+    the step is linear in it, w *= 1 + (e^rate - 1) x gain (e^(rate x gain) for gains 0 and 1, the
+    fill-only step), which keeps the rescaling in closed form. Played rows carry nothing on venues
+    worth <= 0 (value 0), the rest renormalised: those venues are sent nothing and sleep.
+    """
+    rows, venues = weights.shape
+    threshold, exact, position, gain, known = work[0], work[1], work[2], work[3], work[4]
+    _thresholds(sent, filled, gradient, threshold, exact)
+    position[:] = 0.0
+    blend = prior_strength > 0.0
+    for b in range(rows):
+        width = _units_in_row(edges, b, rows, quantity)
+        if width <= 0.0:
+            break
+        known_mass = 0.0
+        known_gain = 0.0
+        for i in range(venues):
+            share = played[b, i] * width
+            middle = position[i] + 0.5 * share
+            position[i] += share
+            hit = 1.0 if middle < threshold[i] else 0.0
+            gain[i] = hit * value[i]
+            known[i] = max(exact[i], hit)
+            known_mass += weights[b, i] * known[i]
+            known_gain += weights[b, i] * known[i] * gain[i]
+        if known_mass <= 0.0:
+            continue
+        mean_gain = known_gain / known_mass
+        visits[b] += 1.0
+        scale[b] = (1.0 - scale_decay) * scale[b] + scale_decay * mean_gain
+        if not 0.0 < mean_gain < 1.0:
+            continue
+        events[b] += 1.0
+        if events[b] % _STEP_REFRESH == 1.0:
+            spread = max(scale[b] * (1.0 - scale[b]), _SCALE_FLOOR)
+            rarity = min(visits[0] / visits[b], _MAX_RARITY_BOOST * _MAX_RARITY_BOOST)
+            steps[0, b] = eta * math.sqrt(rarity / spread)
+            steps[1, b] = math.exp(steps[0, b])
+        rate, boost = steps[0, b], steps[1, b]
+        rescale = known_mass / (known_mass + (boost - 1.0) * known_gain)
+        mix = min(mixing * rate, _MAX_MIXING)
+        keep = 1.0 - mix
+        floor = mix / venues
+        for i in range(venues):
+            factor = ((1.0 + (boost - 1.0) * gain[i]) * rescale) if known[i] > 0.0 else 1.0
+            weights[b, i] = weights[b, i] * factor * keep + floor
+        lam = prior_strength / (prior_strength + events[b]) if blend else 0.0
+        total = 0.0
+        for i in range(venues):
+            played[b, i] = ((1.0 - lam) * weights[b, i] + lam * prior[b, i]) if value[i] > 0.0 else 0.0
+            total += played[b, i]
+        for i in range(venues):
+            played[b, i] = played[b, i] / total if total > 0.0 else 0.0
+
+
 def expgrad_update_reference(weights: np.ndarray, played: np.ndarray, prior: np.ndarray, edges: np.ndarray,
                              scale: np.ndarray, visits: np.ndarray, events: np.ndarray, steps: np.ndarray,
                              quantity: float, sent: np.ndarray, filled: np.ndarray, eta: float,
-                             scale_decay: float, mixing: float, prior_strength: float, gradient: int) -> None:
+                             scale_decay: float, mixing: float, prior_strength: float, gradient: int,
+                             value: np.ndarray | None = None) -> None:
     """The same step, vectorised over rows (in place)."""
     rows, venues = weights.shape
     was_exact = filled < sent
@@ -189,8 +257,9 @@ def expgrad_update_reference(weights: np.ndarray, played: np.ndarray, prior: np.
     active = np.flatnonzero(edges[:-1] < quantity)
     shares = played[active] * widths[active, None]
     middles = np.cumsum(shares, axis=0) - 0.5 * shares
-    gain = (middles < threshold).astype(float)
-    known = np.maximum(exact, gain)
+    hit = (middles < threshold).astype(float)
+    gain = hit if value is None else hit * value
+    known = np.maximum(exact, hit)
     w = weights[active]
     known_mass = (w * known).sum(axis=1)
     usable = known_mass > 0
@@ -209,10 +278,19 @@ def expgrad_update_reference(weights: np.ndarray, played: np.ndarray, prior: np.
     rate, boost = steps[0, index, None], steps[1, index, None]
     kept = known_mass[moving, None]
     rescale = kept / (kept + (boost - 1.0) * known_gain[moving, None])
-    factor = np.where(known[moving] > 0, np.where(gain[moving] > 0, boost, 1.0) * rescale, 1.0)
+    if value is None:
+        factor = np.where(gain[moving] > 0, boost, 1.0)
+    else:
+        factor = 1.0 + (boost - 1.0) * gain[moving]
+    factor = np.where(known[moving] > 0, factor * rescale, 1.0)
     mix = np.minimum(mixing * rate, _MAX_MIXING)
     weights[index] = w[moving] * factor * (1.0 - mix) + mix / venues
-    if prior_strength > 0.0:
+    if value is not None:  # played rows: nothing on venues worth <= 0, the rest renormalised
+        lam = (prior_strength / (prior_strength + events[index]))[:, None] if prior_strength > 0.0 else 0.0
+        rows_played = np.where(value > 0, (1.0 - lam) * weights[index] + lam * prior[index], 0.0)
+        totals = rows_played.sum(axis=1, keepdims=True)
+        played[index] = np.divide(rows_played, totals, out=np.zeros_like(rows_played), where=totals > 0)
+    elif prior_strength > 0.0:
         lam = (prior_strength / (prior_strength + events[index]))[:, None]
         played[index] = (1.0 - lam) * weights[index] + lam * prior[index]
 
@@ -226,13 +304,13 @@ def expgrad_run_kernel(weights: np.ndarray, played: np.ndarray, prior: np.ndarra
                        prior_strength: float, gradient: int, sent: np.ndarray, filled: np.ndarray,
                        record: bool, history_weight: float, growth: float, breakpoints: np.ndarray,
                        totals: np.ndarray, zeros: np.ndarray, exact: np.ndarray, censored: np.ndarray,
-                       smallest: np.ndarray) -> float:
+                       smallest: np.ndarray, value: np.ndarray, available: np.ndarray, net: bool) -> float:
     """The study's loop: allocate, round, apply venue rules, fill, update (and record the outcome for
-    the prior's fit when ``record``), for every round. Returns the history's new weight."""
+    the prior's fit when ``record``), for every round. Returns the history's new weight.
+    ``value``/``available``/``net``: the net objective (ones, all True, False: fill-only)."""
     venues = weights.shape[1]
     desired = np.empty(venues)
     rounded = np.empty(venues)
-    available = np.ones(venues, dtype=np.bool_)
     work = np.empty((5, venues))
     for t in range(sizes.shape[0]):
         expgrad_desired_kernel(played, edges, sizes[t], desired)
@@ -240,8 +318,12 @@ def expgrad_run_kernel(weights: np.ndarray, played: np.ndarray, prior: np.ndarra
         enforce_rules_kernel(rounded, sizes[t], lot, minimum, maximum, available, sent[t])
         for i in range(venues):
             filled[t, i] = min(sent[t, i], liquidity[t, i])
-        _update(weights, played, prior, edges, scale, visits, events, steps, sizes[t], sent[t], filled[t],
-                eta, scale_decay, mixing, prior_strength, gradient, work)
+        if net:
+            _update_net(weights, played, prior, edges, scale, visits, events, steps, sizes[t], sent[t],
+                        filled[t], eta, scale_decay, mixing, prior_strength, gradient, work, value)
+        else:
+            _update(weights, played, prior, edges, scale, visits, events, steps, sizes[t], sent[t], filled[t],
+                    eta, scale_decay, mixing, prior_strength, gradient, work)
         if record:
             history_weight = record_discounted_kernel(sent[t], filled[t], history_weight, growth, breakpoints,
                                                       totals, zeros, exact, censored, smallest)
@@ -250,24 +332,39 @@ def expgrad_run_kernel(weights: np.ndarray, played: np.ndarray, prior: np.ndarra
 
 @njit(cache=True)
 def prior_rows_kernel(edges: np.ndarray, q: np.ndarray, a: np.ndarray, m: np.ndarray, big_m: np.ndarray,
-                      out: np.ndarray) -> None:
+                      out: np.ndarray, value=None) -> None:
     """out[b] = the greedy allocation's units in bucket b per unit (a distribution over venues) for
-    the model (q, a, m, big_m), with a uniform floor."""
+    the model (q, a, m, big_m), with a uniform floor; with ``value`` (net values, any scale) the
+    net-value greedy's, the floor spread over the venues worth > 0 only (the others get 0)."""
+    if value is None:
+        _prior_rows(edges, q, a, m, big_m, out, np.ones(out.shape[1]))
+    else:
+        _prior_rows(edges, q, a, m, big_m, out, value)
+
+
+@njit(cache=True)
+def _prior_rows(edges, q, a, m, big_m, out, value) -> None:
     rows, venues = out.shape
     caps = np.full(venues, np.inf)
     below = np.zeros(venues)
     above = np.empty(venues)
+    allowed = 0
+    for i in range(venues):
+        allowed += 1 if value[i] > 0.0 else 0
     for b in range(rows):
         threshold_allocate_kernel(edges[b + 1], TAILS_PARAMETRIC, q, a, m, big_m, _EMPTY_TABLE,
-                                  _ONE_BREAKPOINT, _NO_LIMIT, caps, above)
+                                  _ONE_BREAKPOINT, _NO_LIMIT, value, caps, above)
         total = 0.0
         for i in range(venues):
             out[b, i] = max(above[i] - below[i], 0.0)
             total += out[b, i]
             below[i] = above[i]
         for i in range(venues):
-            share = out[b, i] / total if total > 0.0 else 1.0 / venues
-            out[b, i] = (1.0 - _PRIOR_FLOOR) * share + _PRIOR_FLOOR / venues
+            if value[i] <= 0.0:
+                out[b, i] = 0.0
+                continue
+            share = out[b, i] / total if total > 0.0 else 1.0 / allowed
+            out[b, i] = (1.0 - _PRIOR_FLOOR) * share + _PRIOR_FLOOR / allowed
 
 
 _EMPTY_TABLE = np.zeros((1, 1))

@@ -13,6 +13,13 @@ markets: worst size 0.88-0.92 with any eta, rarity cap, averaging or neighbour s
 while the fit pools every outcome of every size into two numbers per venue. With prior_strength
 10^4 the worst size rose to 0.93-0.98 and the mean to 0.989-0.996; small buckets, with 10^4-10^5
 informative outcomes, still follow their own rows (0.997 of the oracle at the smallest sizes).
+
+Net objective (``set_net_values``): each venue's gain is weighted by its net value (expgrad.py), the
+prior is the net-value greedy of the fit, and the played rows carry nothing on venues worth <= 0.
+New net values re-blend the played rows at once when the set of venues worth trading changes; the
+prior rows (about 0.3 ms) are recomputed from the last fit only when some venue's relative
+value moved by more than ``_PRIOR_VALUE_TOLERANCE`` since they were, so estimates updated every few
+rounds cost nothing while they settle.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from engine.allocation.rules import enforce_rules, systematic_round_kernel
 _REFIT_FRACTION = 0.5
 _REFIT_MIN = 1_000
 _REFIT_MAX = 20_000
+_PRIOR_VALUE_TOLERANCE = 0.02
 
 
 class ExpGradPolicy(AllocationPolicy):
@@ -57,6 +65,10 @@ class ExpGradPolicy(AllocationPolicy):
         self.rng = np.random.default_rng(seed)
         self.rounds = 0
         self.last_refit = 0
+        self._fit: np.ndarray | None = None         # (4, venues): the last fit, to redo the prior rows from
+        self._prior_value = np.ones(venue_count)     # the net weights the prior rows were made with
+        self._netted = False                         # played rows made for the net objective
+        self._played_mask = np.ones(venue_count, dtype=np.bool_)  # and the venues they may carry
         state = ("edges", "weights", "scale", "visits", "events", "steps", "rounds", "last_refit")
         if self.prior_strength > 0:
             self.played = self.weights.copy()  # what each bucket sends: its row blended with the prior
@@ -80,9 +92,13 @@ class ExpGradPolicy(AllocationPolicy):
         return enforce_rules(rounded, quantity, rules, available)
 
     def _learn(self, quantity, sent, filled):
-        expgrad_update_kernel(self.weights, self.played, self.prior, self.edges, self.scale, self.visits,
-                              self.events, self.steps, float(quantity), sent, filled, self.eta,
-                              self.scale_decay, self.mixing, self.prior_strength, self.gradient)
+        arguments = (self.weights, self.played, self.prior, self.edges, self.scale, self.visits, self.events,
+                     self.steps, float(quantity), sent, filled, self.eta, self.scale_decay, self.mixing,
+                     self.prior_strength, self.gradient)
+        if self.net_active:
+            expgrad_update_kernel(*arguments, self.net_weights)
+        else:
+            expgrad_update_kernel(*arguments)
         if self.prior_strength > 0:
             self.history.record(sent, filled)
         self.rounds += 1
@@ -104,7 +120,8 @@ class ExpGradPolicy(AllocationPolicy):
                 rules.min_order_size, rules.max_order_size, self.eta, self.scale_decay, self.mixing,
                 self.prior_strength, self.gradient, sent[start:stop], filled[start:stop],
                 self.prior_strength > 0, history._weight, history._growth, history.breakpoints,
-                history.totals, history.zeros, history.exact, history.censored, history.smallest_exact)
+                history.totals, history.zeros, history.exact, history.censored, history.smallest_exact,
+                self.net_weights, self.net_allowed, self.net_active)
             self.rounds += stop - start
             if self._refit_due() <= 0:
                 self.refresh_prior()
@@ -114,16 +131,56 @@ class ExpGradPolicy(AllocationPolicy):
     def refit_now(self) -> None:
         self.refresh_prior()
 
+    def restore(self, snapshot):
+        super().restore(snapshot)
+        self._fit = None  # the restored prior rows stand until the next refit
+
     def refresh_prior(self) -> None:
         """Refit the model on the (discounted) history and re-blend every bucket with it."""
         self.last_refit = self.rounds
         if self.prior_strength <= 0:
             return
         fit = self.history.fit(standard_error=False)
-        prior_rows_kernel(self.edges, fit[:, 0].copy(), fit[:, 1].copy(), fit[:, 2].copy(), fit[:, 3].copy(),
-                          self.prior)
-        lam = (self.prior_strength / (self.prior_strength + self.events))[:, None]
-        self.played[:] = (1.0 - lam) * self.weights + lam * self.prior
+        self._fit = np.ascontiguousarray(fit[:, :4].T)
+        self._prior_rows()
+        self._blend()
+
+    def _prior_rows(self) -> None:
+        q, a, m, big_m = (row.copy() for row in self._fit)
+        if self.net_active:
+            prior_rows_kernel(self.edges, q, a, m, big_m, self.prior, self.net_weights)
+        else:
+            prior_rows_kernel(self.edges, q, a, m, big_m, self.prior)
+        self._prior_value = self.net_weights.copy()
+
+    def _blend(self) -> None:
+        """Every played row from its learned row and the prior (and the net objective's mask)."""
+        if self.prior_strength > 0:
+            lam = (self.prior_strength / (self.prior_strength + self.events))[:, None]
+            played = (1.0 - lam) * self.weights + lam * self.prior
+        else:
+            played = self.weights.copy()
+        if self.net_active:
+            played = np.where(self.net_allowed, played, 0.0)
+            totals = played.sum(axis=1, keepdims=True)
+            played = np.divide(played, totals, out=np.zeros_like(played), where=totals > 0)
+        self.played[:] = played
+        self._netted = self.net_active
+        self._played_mask = self.net_allowed.copy()
+
+    def _net_values_changed(self) -> None:
+        if not self.net_active and not self._netted:
+            return  # fill-only before and after: nothing to redo
+        if self.prior_strength <= 0:  # no prior: rows are played as they are, masked ones need an array
+            self.played = self.weights.copy() if self.net_active else self.weights
+            self._blend()
+            return
+        redo = self.net_active != self._netted or not np.array_equal(self.net_allowed, self._played_mask)
+        if self._fit is not None and np.max(np.abs(self.net_weights - self._prior_value)) > _PRIOR_VALUE_TOLERANCE:
+            self._prior_rows()
+            redo = True
+        if redo:  # otherwise the update kernel keeps the played rows as they should be
+            self._blend()
 
     def _refit_due(self) -> int:
         """Rounds until the next refit (<= 0: now)."""

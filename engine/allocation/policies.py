@@ -1,11 +1,15 @@
 """Allocation policies behind one interface: ``allocate(quantity, rules) -> Allocation`` and
-``observe(allocation, filled)``.
+``observe(allocation, filled)``; the objective through ``set_net_values(values)``.
 
 Every policy first forms a real-valued *desired* allocation (its expected allocation), then the
 shared rounding of :mod:`engine.allocation.rules` turns it into child orders the venues accept, so
 venue rules are enforced in one place for all of them. ``run_rounds`` plays a batch of rounds
 against known liquidity (the study); the default is a loop over allocate/observe, and ExpGrad
 (expgrad_policy.py) overrides it with a compiled loop over the same kernels.
+
+The objective is expected fill (the default) or, after ``set_net_values``, expected fill value net
+of adverse selection (netvalue.py): every policy then weighs a venue's fills by its net value and
+sends nothing to a venue worth <= 0 (it is treated as unavailable).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.allocation.censored import CensoredHistograms, optimistic_tails_kernel
+from engine.allocation.netvalue import net_weights
 from engine.allocation.oracle import oracle_allocation, table_allocation
 from engine.allocation.profiles import LiquidityParams
 from engine.allocation.rules import VenueRules, enforce_rules, enforce_rules_kernel
@@ -44,12 +49,37 @@ class AllocationPolicy(ABC):
         if venue_count < 1:
             raise PolicyError(f"venue_count = {venue_count}, expected at least one venue")
         self.venue_count = venue_count
+        self.net_weights = np.ones(venue_count)              # per venue, net value / the largest
+        self.net_allowed = np.ones(venue_count, dtype=np.bool_)  # net value > 0
+        self.net_active = False                              # False: the fill-only objective
+
+    def set_net_values(self, values: np.ndarray | None) -> None:
+        """The objective. None (the default): expected fill. Otherwise, per venue, the value (bps) of
+        a filled share net of its expected adverse move, fill_value_bps - m_i (``NetValue.values()``):
+        the policy maximises expected net value, and a venue worth <= 0 gets nothing. Only the
+        ratios matter; call it again whenever the estimates move."""
+        try:
+            weights = net_weights(values, self.venue_count)
+        except ValueError as error:
+            raise PolicyError(str(error)) from None
+        self.net_weights = weights
+        self.net_allowed = weights > 0.0
+        self.net_active = not bool(np.all(weights == 1.0))
+        self._net_values_changed()
+
+    def _net_values_changed(self) -> None:
+        """Hook: the policy's derived state that depends on the net values (ExpGrad's rows)."""
+
+    def _net_or_none(self) -> np.ndarray | None:
+        return self.net_weights if self.net_active else None
 
     def allocate(self, quantity: int, rules: VenueRules, available: np.ndarray | None = None) -> Allocation:
         quantity = _check_quantity(quantity)
         if rules.venue_count != self.venue_count:
             raise PolicyError(f"rules cover {rules.venue_count} venues, the policy {self.venue_count}")
         available = _availability(available, self.venue_count)
+        if self.net_active:  # a venue worth nothing net of adverse selection is not traded
+            available = available & self.net_allowed
         desired = self.desired_allocation(quantity, rules, available)
         return Allocation(quantity, self._round(desired, quantity, rules, available), desired)
 
@@ -115,7 +145,7 @@ class AllocationPolicy(ABC):
         """
         sent = np.zeros(liquidity.shape)
         filled = np.zeros(liquidity.shape)
-        everywhere = np.ones(self.venue_count, dtype=np.bool_)
+        everywhere = self.net_allowed.copy() if self.net_active else np.ones(self.venue_count, dtype=np.bool_)
         for t, size in enumerate(sizes):
             quantity = int(size)
             desired = self.desired_allocation(quantity, rules, everywhere)
@@ -152,7 +182,7 @@ class OraclePolicy(AllocationPolicy):
         self.truth = truth
 
     def desired_allocation(self, quantity, rules, available):
-        return oracle_allocation(quantity, self.truth, _caps(rules, available))
+        return oracle_allocation(quantity, self.truth, _caps(rules, available), self._net_or_none())
 
     def _learn(self, quantity, sent, filled):
         pass
@@ -184,7 +214,8 @@ class KaplanMeierPolicy(AllocationPolicy):
             optimistic_tails_kernel(tails, cutoff, self.history.breakpoints, untried, limit)
             self._tails = tails, limit
         tails, limit = self._tails
-        return table_allocation(quantity, tails, self.history.breakpoints, limit, _caps(rules, available))
+        return table_allocation(quantity, tails, self.history.breakpoints, limit, _caps(rules, available),
+                                self._net_or_none())
 
     def _learn(self, quantity, sent, filled):
         self.history.record(sent, filled)
@@ -210,7 +241,7 @@ class ParametricPolicy(AllocationPolicy):
         self.fitted = _params_from_fit(self.history.fit())
 
     def desired_allocation(self, quantity, rules, available):
-        return oracle_allocation(quantity, self.fitted, _caps(rules, available))
+        return oracle_allocation(quantity, self.fitted, _caps(rules, available), self._net_or_none())
 
     def _learn(self, quantity, sent, filled):
         self.history.record(sent, filled)

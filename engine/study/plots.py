@@ -112,3 +112,22 @@ def plot_adaptation(path: Path, result: StudyResult) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_frontier(path: Path, frontier: dict, title: str) -> None:
+    """Filled share against markout cost per filled share, one point per fill value, per policy."""
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    labels = ["inf" if v is None else f"{v:g}" for v in frontier["fill_values_bps"]]
+    for (name, points), marker in zip(frontier["policies"].items(), "os^D"):
+        cost, share = points["expected_markout_cost_bps"], points["filled_share"]
+        axis.plot(cost, share, marker=marker, linewidth=1.2, label=name)
+        for x, y, label in zip(cost, share, labels):
+            axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
+    axis.set_xlabel("expected markout cost per filled share (bps; the venues' true m_i x the fills)")
+    axis.set_ylabel("filled share (shares filled / shares ordered)")
+    axis.set_title(f"{title}\n(labels: fill value in bps)")
+    axis.grid(True, linewidth=0.4, alpha=0.5)
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
