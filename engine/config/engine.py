@@ -21,7 +21,7 @@ from engine.config.fields import (CompId, Count, FilePath, Flag, Number, Port, P
                                   TimeOfDay, Whole, config_dataclass, duplicates, merge_venue_defaults, problems)
 from engine.config.loading import ConfigError, Document, load_file, validate
 from engine.config.market import MarketRef
-from engine.config.operations import MetricsConfig, OpsConfig, TripsConfig
+from engine.config.operations import MarketDataConfig, MetricsConfig, OpsConfig, TripsConfig
 from engine.config.risk import RiskConfig
 from engine.config.security import AcceptorTlsConfig, InitiatorTlsConfig, IpAddress, LockoutConfig
 
@@ -195,6 +195,8 @@ class EngineConfig:
     """the operator's channel (`dark-agg ops`)"""
     metrics: MetricsConfig = MetricsConfig()
     """Prometheus metrics and health checks"""
+    market_data: MarketDataConfig | None = None
+    """the primary's market-data feed (none: the collar's reference is the last fill or the configured price)"""
 
     venue_entry: ClassVar[type] = VenueSessionConfig  # what ``venue_defaults`` holds (the schema says so)
     _merge_defaults = model_validator(mode="before")(merge_venue_defaults)

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from engine.config.fields import Count, FilePath, Flag, Port, Positive, Text, config_dataclass, expected
+from engine.config.fields import CompId, Count, FilePath, Flag, Port, Positive, Text, config_dataclass, expected
 
 
 def _loopback(host: str) -> str:
@@ -58,3 +58,20 @@ class TripsConfig:
     venue_reject_window_seconds: Positive = 10.0
     venue_overfill: Flag = True
     """a venue filling more than a child's quantity disables that venue"""
+
+
+@config_dataclass
+class MarketDataConfig:
+    """The primary market's FIX market-data feed (``market_data:``): its midpoint per symbol is the
+    risk collar's reference while the feed is up."""
+
+    port: Port
+    sender_comp_id: CompId
+    """our CompID on the feed's session"""
+    target_comp_id: CompId
+    """the feed's CompID"""
+    host: Text = "127.0.0.1"
+    heartbeat_seconds: Count = 5
+    """QuickFIX drops a feed silent for longer than this (with a TestRequest's grace): its
+    midpoints then stop counting as the reference"""
+    reconnect_seconds: Count = 1

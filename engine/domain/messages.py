@@ -276,3 +276,13 @@ class TraderSessionChanged:
     logged_on: bool
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class MarketMidpoint:
+    """The primary market's midpoint for a symbol from the market-data feed; None when the feed can
+    no longer vouch for it (logged out)."""
+
+    symbol: str
+    midpoint: float | None
+    at: float

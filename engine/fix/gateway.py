@@ -88,8 +88,24 @@ class FixGateway:
             self._initiators = [self._venue_initiator(group, table) for group, table in venue_tables.items()]
         except fix.FIXException as error:  # e.g. an unreadable data dictionary, a duplicate session
             raise GatewayError(f"could not set up the FIX sessions: {error}") from None
+        self.market_data = self._market_data_session(config)
         self._started = False
         self._stopping: asyncio.Future | None = None
+
+    def _market_data_session(self, config: EngineConfig):
+        """The primary's feed, when configured: its midpoints go to the manager like any report."""
+        feed = config.market_data
+        if feed is None:
+            return None
+        from engine.domain.messages import MarketMidpoint
+        from engine.fix.market_data_session import MarketDataSession
+
+        bridge = self._bridge
+        return MarketDataSession(
+            feed.host, feed.port, feed.sender_comp_id, feed.target_comp_id, config.symbols, config.fix.data_dictionary,
+            on_midpoint=lambda symbol, midpoint, at: bridge.put(MarketMidpoint(symbol, midpoint, at)),
+            on_down=lambda symbols: [bridge.put(MarketMidpoint(s, None, 0.0)) for s in symbols],
+            reconnect_seconds=feed.reconnect_seconds, heartbeat_seconds=feed.heartbeat_seconds)
 
     def _venue_initiator(self, group: InitiatorGroup, table):
         settings = build_session_settings(table)
@@ -138,6 +154,8 @@ class FixGateway:
                     earlier.stop()
                 self._acceptor.stop()
                 raise GatewayError(f"could not start the venue sessions: {error}") from None
+        if self.market_data is not None:
+            self.market_data.start()  # connects in the background, like the venue sessions
 
     async def stop(self) -> None:
         """Log out every session and stop QuickFIX. Idempotent; concurrent calls wait for the same
@@ -154,9 +172,12 @@ class FixGateway:
         # Venues first: a fill can arrive until their sessions are down, and the trader must hear of
         # it while still logged on (a trader resetting sequence numbers at its next logon would
         # never get a report stored while it was away). Each stop waits about a second for logouts.
-        if self._initiators:
-            await asyncio.gather(*(loop.run_in_executor(None, _stop_quietly, initiator, "venue initiator")
-                                   for initiator in self._initiators))
+        stopping = [(initiator, "venue initiator") for initiator in self._initiators]
+        if self.market_data is not None:
+            stopping.append((self.market_data, "market data session"))
+        if stopping:
+            await asyncio.gather(*(loop.run_in_executor(None, _stop_quietly, engine, what)
+                                   for engine, what in stopping))
         await asyncio.sleep(0)  # the bridge's last drain: the venues' last reports reach the manager
         await loop.run_in_executor(None, _stop_quietly, self._acceptor, "trader acceptor")
         self._release()
@@ -167,6 +188,7 @@ class FixGateway:
         # Dropping the acceptor/initiator deletes their sessions, which unregisters the SessionIDs.
         self._acceptor = None
         self._initiators = []
+        self.market_data = None
         if self.trader_inbox is not None:
             self.trader_inbox.close()
 

@@ -41,12 +41,14 @@ MidpointSink = Callable[[str, float, float], None]
 
 class MarketDataSession(fix.Application):
     def __init__(self, host: str, port: int, sender_comp_id: str, target_comp_id: str, symbols: Iterable[str],
-                 data_dictionary: Path, *, on_midpoint: MidpointSink | None = None, stale_seconds: float = 5.0,
+                 data_dictionary: Path, *, on_midpoint: MidpointSink | None = None,
+                 on_down: Callable[[list[str]], None] | None = None, stale_seconds: float = 5.0,
                  reconnect_seconds: int = 1, heartbeat_seconds: int = 30) -> None:
         super().__init__()
         self.symbols = tuple(symbols)
         self.stale_seconds = stale_seconds
         self._on_midpoint = on_midpoint
+        self._on_down = on_down  # called with every symbol when the session logs out
         self._book = QuoteBook()
         self._latest: dict[str, tuple[float, float]] = {}
         self._last_heard = 0.0  # time.time() of the newest message of any kind from the feed
@@ -137,6 +139,12 @@ class MarketDataSession(fix.Application):
         keep_thread_state()
         self._logged_on.clear()
         log.warning("market data session", logged_on=False)
+        if self._on_down is not None:
+            try:
+                self._on_down(list(self.symbols))
+            except Exception:  # noqa: BLE001 - nothing may kill QuickFIX's thread
+                self.errors += 1
+                log.exception("market data down handler failed")
 
     def fromApp(self, message, sessionID):
         try:

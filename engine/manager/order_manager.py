@@ -31,7 +31,7 @@ from typing import Callable
 import structlog
 
 from engine.domain.ids import IdFactory, ParentId, SessionKey, trader_session_key
-from engine.domain.messages import (STATE_CHANGING_REQUESTS, CancelParent, InvalidParent, NewParent,
+from engine.domain.messages import (STATE_CHANGING_REQUESTS, CancelParent, InvalidParent, MarketMidpoint, NewParent,
                                     ParentStatusQuery, ReplaceParent, TraderSessionChanged, UnsupportedMessage,
                                     VenueCancelRefused, VenueReport, VenueSessionChanged, report_from_record)
 from engine.domain.parent import InvariantBroken, ParentOrder
@@ -83,7 +83,8 @@ class OrderManager:
                           CancelParent: trader.on_cancel, ReplaceParent: trader.on_replace,
                           ParentStatusQuery: trader.on_status_query, UnsupportedMessage: trader.on_unsupported,
                           VenueReport: venue.on_venue_report, VenueCancelRefused: venue.on_venue_cancel_refused,
-                          VenueSessionChanged: venue.on_venue_session, TraderSessionChanged: trader.on_trader_session}
+                          VenueSessionChanged: venue.on_venue_session, TraderSessionChanged: trader.on_trader_session,
+                          MarketMidpoint: self._on_market_midpoint}
 
     # -- what the edges, the engine and the tests read ------------------------------------------
 
@@ -199,6 +200,12 @@ class OrderManager:
         if isinstance(message, STATE_CHANGING_REQUESTS):
             self.trader_requests_handled += 1  # the trader inbox may drop it once it is committed
         self._dispatch(message)
+
+    def _on_market_midpoint(self, message: MarketMidpoint) -> None:
+        if message.midpoint is None:
+            self._shared.risk.on_market_stale(message.symbol)
+        else:
+            self._shared.risk.on_market_midpoint(message.symbol, message.midpoint, message.at)
 
     def _dispatch(self, message: object) -> None:
         handler = self._handlers.get(type(message))

@@ -83,8 +83,9 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
     venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl") if ground_truth else None
     if seed is not None:
         venues["seed"] = seed
-    if venues.get("market_data"):  # its own port too: two stacks up at once must not share one
-        venues["market_data"] = {**venues["market_data"], "port": free_port()}
+    feed_port = free_port()  # the feed's own port too: two stacks up at once must not share one
+    if venues.get("market_data"):
+        venues["market_data"] = {**venues["market_data"], "port": feed_port}
     for entry in venues["venues"]:
         entry["port"] = ports[entry["name"]]
         if zero_latency:
@@ -104,6 +105,8 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
         engine["risk"]["restricted_file"] = str((CONFIG / restricted).resolve())
     for entry in engine["venues"]:
         entry["port"] = ports[entry["name"]]
+    if engine.get("market_data"):
+        engine["market_data"] = {**engine["market_data"], "port": feed_port}
     for key, value in (engine_overrides or {}).items():
         engine[key] = value
     paths = RunConfigs(run_dir / "sim_venues.yaml", run_dir / "engine.yaml", run_dir / "journal.sqlite")

@@ -94,7 +94,7 @@ def test_the_valid_files_load(tmp_path):
      "17: venues[1].session.reset_time = '5:30', expected a UTC time of day as HH:MM:SS (quoted in YAML)"),
     ("engine.yaml", ENGINE, ("journal: journal.sqlite\n", "journal: journal.sqlite\ncolour: red\n"),
      "4: top level: unknown key 'colour' (value 'red'); expected one of ['fix', 'journal', 'log_format', "
-     "'log_level', 'market', 'metrics', 'ops', 'policy', 'risk', 'seed', 'sweep', 'symbols', 'trips', 'venues', 'weights']"),
+     "'log_level', 'market', 'market_data', 'metrics', 'ops', 'policy', 'risk', 'seed', 'sweep', 'symbols', 'trips', 'venues', 'weights']"),
     ("engine.yaml", ENGINE, ("    port: 9200\n", ""), "10: fix.trader: missing key 'port'"),
     # a bad default is reported once, where it is written, not once per venue
     ("engine.yaml", ENGINE, ("{sender_comp_id: DARKAGG}", "{sender_comp_id: DARKAGG, min_qty: 0}"),
