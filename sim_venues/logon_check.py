@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Mapping
 
 from engine.fix.translate import fields_of
-from engine.security.secrets import SecretsError, SecretStore
+from engine.security.secrets import REFUSED_LOGON_TEXT, SecretsError, SecretStore
 from sim_venues.host_config import HostConfig
 
-LOGON_REFUSED = "logon refused"  # the engine's own refusal text: nothing a guesser can learn from
+LOGON_REFUSED = REFUSED_LOGON_TEXT  # the engine's own refusal text: nothing a guesser can learn from
 FAULT_REFUSED = "logon refused (fault injection)"
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 EXIT_DONE, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2
 CANCEL_WAIT_SECONDS = 5.0
 PASSWORD_VARIABLE = "DARKAGG_ORDER_PASSWORD"
-REFUSED_LOGON_TEXT = "logon refused"  # what the engine's Logout says to any bad logon, whatever the cause
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +179,8 @@ def _credentials(args: argparse.Namespace, required: bool) -> tuple[str | None, 
 
 def _no_logon(client, trader: str, engine_comp_id: str) -> str:
     """Why there was no logon, as far as the client can tell."""
+    from engine.security import REFUSED_LOGON_TEXT
+
     where = f"{client.address} as {trader} -> {engine_comp_id}"
     text = client.last_logout_text
     if text and REFUSED_LOGON_TEXT in text:

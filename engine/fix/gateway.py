@@ -101,10 +101,14 @@ class FixGateway:
         from engine.fix.market_data_session import MarketDataSession
 
         bridge = self._bridge
+
+        def down(symbols: list[str]) -> None:  # no midpoint is vouched for any more
+            for symbol in symbols:
+                bridge.put(MarketMidpoint(symbol, None, 0.0))
+
         return MarketDataSession(
             feed.host, feed.port, feed.sender_comp_id, feed.target_comp_id, config.symbols, config.fix.data_dictionary,
-            on_midpoint=lambda symbol, midpoint, at: bridge.put(MarketMidpoint(symbol, midpoint, at)),
-            on_down=lambda symbols: [bridge.put(MarketMidpoint(s, None, 0.0)) for s in symbols],
+            on_midpoint=lambda symbol, midpoint, at: bridge.put(MarketMidpoint(symbol, midpoint, at)), on_down=down,
             reconnect_seconds=feed.reconnect_seconds, heartbeat_seconds=feed.heartbeat_seconds)
 
     def _venue_initiator(self, group: InitiatorGroup, table):

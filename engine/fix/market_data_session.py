@@ -155,9 +155,10 @@ class MarketDataSession(fix.Application):
                 changed = self._book.apply(text)
                 for symbol, midpoint in changed.items():
                     self._latest[symbol] = (round(midpoint, 10), received_at)  # (bid + offer) / 2 in floats
-            if fields_of(text).get("35") == REQUEST_REJECT:
-                self.rejects.append(fields_of(text).get("58", ""))
-                log.error("market data request rejected", text=fields_of(text).get("58"))
+            if not changed and f"\x0135={REQUEST_REJECT}\x01" in text:
+                reason = fields_of(text).get("58", "")
+                self.rejects.append(reason)
+                log.error("market data request rejected", text=reason)
             if self._on_midpoint is not None:
                 for symbol, midpoint in changed.items():
                     self._on_midpoint(symbol, round(midpoint, 10), received_at)

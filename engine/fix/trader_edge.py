@@ -27,6 +27,7 @@ from engine.fix import translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.connection_log import RemoteAddresses
 from engine.fix.logon_guard import LogonGuard
+from engine.security import REFUSED_LOGON_TEXT
 from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
@@ -36,8 +37,6 @@ restore_sigint()
 
 log = structlog.get_logger("engine.fix.trader")
 
-# All a refused trader hears (QuickFIX sends it as "Rejected Logon Attempt: logon refused").
-REFUSED_TEXT = "logon refused"
 
 # The only exceptions a callback may let out (QuickFIX turns them into rejects); anything else
 # would end the QuickFIX thread.
@@ -111,7 +110,7 @@ class TraderEdge(fix.Application):
         except Exception:  # noqa: BLE001 - fail closed: a logon we could not check is refused
             self.counts.callback_failed("fromAdmin")
             if logon:
-                raise fix.RejectLogon(REFUSED_TEXT) from None
+                raise fix.RejectLogon(REFUSED_LOGON_TEXT) from None
 
     def _check_logon(self, text: str, sessionID: fix.SessionID) -> None:
         if self._guard is None:
@@ -119,7 +118,7 @@ class TraderEdge(fix.Application):
         fields = translate.fields_of(text)  # holds the password: never logged
         address = self._addresses.current() if self._addresses is not None else None
         if self._guard.check(sessionID.getTargetCompID().getValue(), address, fields.get("553"), fields.get("554")):
-            raise fix.RejectLogon(REFUSED_TEXT)
+            raise fix.RejectLogon(REFUSED_LOGON_TEXT)
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass

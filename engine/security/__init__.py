@@ -10,6 +10,7 @@ it uses nothing of theirs.
 from __future__ import annotations
 
 from engine.security.secrets import (
+    REFUSED_LOGON_TEXT,
     SecretsError,
     SecretStore,
     TraderCredential,
@@ -21,6 +22,7 @@ from engine.security.secrets import (
 )
 
 __all__ = [
+    "REFUSED_LOGON_TEXT",
     "SecretStore",
     "SecretsError",
     "TraderCredential",

@@ -36,6 +36,11 @@ _RESERVED_TAGS = {8: "BeginString", 9: "BodyLength", 10: "CheckSum", 34: "MsgSeq
                   49: "SenderCompID", 52: "SendingTime", 56: "TargetCompID", 553: "Username", 554: "Password"}
 
 
+# All a refused counterparty hears, whatever was wrong (QuickFIX's Logout says "Rejected Logon
+# Attempt: " before it): the engine's trader port, the sim venues and `dark-agg order` share it.
+REFUSED_LOGON_TEXT = "logon refused"
+
+
 class SecretsError(Exception):
     """A secrets file or variable is missing, unsafe or malformed: the message says which and how to
     fix it, and never contains a secret."""

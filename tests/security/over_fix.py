@@ -8,7 +8,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.security import write_trader
+from engine.security import REFUSED_LOGON_TEXT, write_trader
 from tests.security.raw_fix import FixReply, RawFixClient
 
 TRADERS = ("TRADER1", "TRADER2", "TRADER3")
@@ -24,7 +24,7 @@ def write_trader_secrets(path, comp_ids) -> None:
 
 def refused_with_logout(reply: FixReply) -> bool:
     """A Logout saying only that the logon was refused (QuickFIX prefixes "Rejected Logon Attempt")."""
-    return reply.msg_type == "5" and reply.get(58) in ("logon refused", "Rejected Logon Attempt: logon refused")
+    return reply.msg_type == "5" and reply.get(58) in (REFUSED_LOGON_TEXT, f"Rejected Logon Attempt: {REFUSED_LOGON_TEXT}")
 
 
 def got_nothing(client: RawFixClient, reply: FixReply) -> bool:
