@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "order": ("engine.commands.order", "send one parent order as a FIX trader and print its reports until it is done"),
     "demo": ("engine.commands.demo", "the product end to end: sim venues, the engine, a trader sending parents, a summary"),
     "weights": ("engine.commands.weights", "export the engine's live weights as study.json and a weight map"),
+    "report": ("engine.commands.report", "the venue analysis from a journal: fills, fill rates, markouts per venue and horizon, by order size"),
     "config": ("engine.commands.config", "check config files without starting anything, or print their JSON Schema"),
     "ops": ("engine.commands.ops", "operate the running engine: status, halt/resume, venues, limits, cancel-all"),
     "secrets": ("engine.commands.secrets", "FIX logon secrets (traders' hashed passwords, venue credentials) and trial TLS certificates"),
