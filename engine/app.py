@@ -16,6 +16,8 @@ import time
 import numpy as np
 import structlog
 
+from engine.allocation.attribution import SweepAttribution
+from engine.allocation.netvalue import NetValue
 from engine.allocation.policies import PolicyError
 from engine.allocation.registry import make_policy
 from engine.allocation.rules import VenueRules
@@ -32,9 +34,17 @@ GIL_SWITCH_INTERVAL_SECONDS = 0.00005
 
 
 def build_weights(config: EngineConfig) -> WeightBook:
-    """The configured policy over the configured venues, in config order."""
+    """The configured policy over the configured venues, in config order; with ``fill_value_bps``,
+    on the objective net of adverse selection."""
+    weights = config.weights
+    net_value = None
+    if weights.fill_value_bps is not None:
+        venues = len(config.venues)
+        # the engine's fills share one midpoint per sweep: attributed per venue, not averaged
+        net_value = NetValue(venues, weights.fill_value_bps, weights.markout_horizon_seconds,
+                             SweepAttribution(venues, prior_fills=weights.markout_prior_fills))
     return WeightBook(lambda: make_policy(config.policy, config.venue_market, seed=config.seed),
-                      config.weights.min_symbol_history)
+                      weights.min_symbol_history, net_value)
 
 
 def restore_weights(weights: WeightBook, config: EngineConfig) -> int:

@@ -168,6 +168,17 @@ class WeightsConfig:
     """the live weights are journaled this often when they changed (and at stop)"""
     keep_snapshots: Count = 60
     """newest snapshots kept per key (older ones are deleted)"""
+    fill_value_bps: Positive | None = None
+    """what a dark fill saves against the alternative, in bps: a share filled at a venue is worth
+    this minus the venue's mean adverse markout at ``markout_horizon_seconds`` (learned online from
+    the market-data feed), and a venue worth nothing gets nothing. None (the default): every filled
+    share is worth the same, the fill-only objective"""
+    markout_horizon_seconds: Positive = 1.0
+    """the markout horizon the net value learns from (one of ``market_data.markout_horizons_seconds``):
+    the shortest that holds a venue's own adverse move, since every second longer adds the market's
+    and our other fills' moves to it (README: Adverse selection in the engine)"""
+    markout_prior_fills: Number = 10.0
+    """a venue's mean markout is shrunk towards 0 as if it had this many more fills at 0"""
 
 
 @config_dataclass
@@ -225,6 +236,14 @@ class EngineConfig:
                       for key in getattr(self.risk, section) if key not in names]
         if self.fix.trader.store == "file" and self.fix.store_path is None:
             found.append((("fix", "store_path"), None, "a directory for the trader file store"))
+        if self.weights.fill_value_bps is not None:  # the net value learns from the feed's markouts
+            if self.market_data is None:
+                found.append((("weights", "fill_value_bps"), self.weights.fill_value_bps,
+                              "a market_data feed to learn markouts from (or no fill value)"))
+            elif self.weights.markout_horizon_seconds not in self.market_data.markout_horizons_seconds:
+                found.append((("weights", "markout_horizon_seconds"), self.weights.markout_horizon_seconds,
+                              f"one of market_data.markout_horizons_seconds "
+                              f"{list(self.market_data.markout_horizons_seconds)}"))
         problems(found)
         return self
 

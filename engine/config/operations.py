@@ -14,9 +14,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from engine.config.fields import CompId, Count, FilePath, Flag, Port, Positive, Text, config_dataclass, expected
+from engine.config.security import InitiatorTlsConfig
 
 
 def _loopback(host: str) -> str:
@@ -75,3 +76,8 @@ class MarketDataConfig:
     """QuickFIX drops a feed silent for longer than this (with a TestRequest's grace): its
     midpoints then stop counting as the reference"""
     reconnect_seconds: Count = 1
+    tls: InitiatorTlsConfig | None = None
+    """TLS to the feed (its server certificate must chain to ``ca``); None: plain TCP"""
+    markout_horizons_seconds: Annotated[tuple[Positive, ...], Field(min_length=1)] = (1.0, 10.0, 60.0)
+    """each fill's markout (the midpoint's move after it, bps, positive in our favour) is taken at
+    these horizons: journaled (`dark-agg report`) and in the metrics per venue"""

@@ -27,6 +27,12 @@ def child_id(parent: ParentId, run: int, sweep: int, venue: VenueName) -> ChildI
     return ChildId(f"{parent}.{run}.{sweep}.{venue}")
 
 
+def sweep_key(child: str) -> str:
+    """What the children of one sweep share in their ids: ``parent.run.sweep`` (a venue name may hold
+    a dot, the rest never does)."""
+    return ".".join(child.split(".", 3)[:3])
+
+
 def parent_of(child: str) -> ParentId | None:
     """The parent a child id names, or None when the id is not one of ours (parent ids hold no dot;
     a venue name may)."""

@@ -13,12 +13,14 @@ Pure: the caller passes the times. A feed says when the midpoint *changes*, so t
 force at a fill's horizon is the last one stamped at or before it: a markout is settled when a
 change stamped after its due time arrives (with the midpoint before that change), or at
 :meth:`MarkoutBook.settle_until` when the caller knows the feed is live and nothing changed. A fill's
-own midpoint counts as the latest known for its symbol from its time on.
+own midpoint counts as the latest known for its symbol only while none is known (a feed's update
+stamped before the fill but handled after it must not be taken for an old one).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -76,15 +78,15 @@ class MarkoutBook:
         self._latest: dict[str, tuple[float, float]] = {}  # symbol -> (midpoint, at)
         self._sequence = 0
 
-    def fill(self, fill: Fill) -> None:
-        """Remember a fill: one markout per horizon becomes due at ``fill.at + horizon``."""
+    def fill(self, fill: Fill, horizons: Iterable[float] | None = None) -> None:
+        """Remember a fill: one markout per horizon (all, or those given: a restart re-arms the ones
+        still to come) becomes due at ``fill.at + horizon``."""
         if fill.midpoint <= 0:
             raise ValueError(f"fill {fill.fill_id}: a midpoint > 0 is needed for its markouts, not {fill.midpoint}")
-        latest = self._latest.get(fill.symbol)
-        if latest is None or fill.at >= latest[1]:
-            self._latest[fill.symbol] = (fill.midpoint, fill.at)
+        if fill.symbol not in self._latest:  # only when none is known: a feed update stamped just
+            self._latest[fill.symbol] = (fill.midpoint, fill.at)  # before the fill may still be on its way
         queue = self._pending.setdefault(fill.symbol, [])
-        for horizon in self.horizons:
+        for horizon in self.horizons if horizons is None else sorted(float(h) for h in horizons):
             self._sequence += 1
             heapq.heappush(queue, (fill.at + horizon, self._sequence, _Pending(fill, horizon)))
 
@@ -107,6 +109,17 @@ class MarkoutBook:
         """Settle what is due by ``now`` with the latest midpoint, when the caller knows it is still
         in force (the feed is live and sent no change)."""
         return self._settle(symbol, now, inclusive=True)
+
+    def discard_until(self, symbol: str, until: float) -> list[Markout]:
+        """Give up the markouts due before ``until``: the midpoint in force then is not known (the
+        feed was down). Returned with ``bps`` NaN, so the caller can count them."""
+        queue = self._pending.get(symbol) or []
+        dropped = []
+        while queue and queue[0][0] < until:
+            _, _, pending = heapq.heappop(queue)
+            fill = pending.fill
+            dropped.append(Markout(fill.fill_id, fill.venue, pending.horizon, math.nan, fill.quantity, fill.symbol))
+        return dropped
 
     def pending(self, symbol: str | None = None) -> int:
         if symbol is not None:

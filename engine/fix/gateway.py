@@ -26,6 +26,7 @@ quickfix calls :func:`restore_sigint` right after (re-exported here).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import quickfix as fix
@@ -104,12 +105,13 @@ class FixGateway:
 
         def down(symbols: list[str]) -> None:  # no midpoint is vouched for any more
             for symbol in symbols:
-                bridge.put(MarketMidpoint(symbol, None, 0.0))
+                bridge.put(MarketMidpoint(symbol, None, time.time()))
 
         return MarketDataSession(
             feed.host, feed.port, feed.sender_comp_id, feed.target_comp_id, config.symbols, config.fix.data_dictionary,
             on_midpoint=lambda symbol, midpoint, at: bridge.put(MarketMidpoint(symbol, midpoint, at)), on_down=down,
-            reconnect_seconds=feed.reconnect_seconds, heartbeat_seconds=feed.heartbeat_seconds)
+            reconnect_seconds=feed.reconnect_seconds, heartbeat_seconds=feed.heartbeat_seconds,
+            tls_settings=feed.tls.settings() if feed.tls is not None else None)
 
     def _venue_initiator(self, group: InitiatorGroup, table):
         settings = build_session_settings(table)

@@ -43,7 +43,8 @@ class MarketDataSession(fix.Application):
     def __init__(self, host: str, port: int, sender_comp_id: str, target_comp_id: str, symbols: Iterable[str],
                  data_dictionary: Path, *, on_midpoint: MidpointSink | None = None,
                  on_down: Callable[[list[str]], None] | None = None, stale_seconds: float = 5.0,
-                 reconnect_seconds: int = 1, heartbeat_seconds: int = 30) -> None:
+                 reconnect_seconds: int = 1, heartbeat_seconds: int = 30,
+                 tls_settings: dict[str, str] | None = None) -> None:
         super().__init__()
         self.symbols = tuple(symbols)
         self.stale_seconds = stale_seconds
@@ -63,7 +64,7 @@ class MarketDataSession(fix.Application):
              "HeartBtInt": str(heartbeat_seconds), "ReconnectInterval": str(reconnect_seconds),
              "SocketNodelay": "Y", "NonStopSession": "Y", "UseDataDictionary": "Y",
              "DataDictionary": str(Path(data_dictionary).resolve()), "CheckLatency": "N",
-             "ResetOnLogon": "Y", "ResetOnLogout": "Y", "ResetOnDisconnect": "Y"},
+             "ResetOnLogon": "Y", "ResetOnLogout": "Y", "ResetOnDisconnect": "Y", **(tls_settings or {})},
             [((BEGIN_STRING, sender_comp_id, target_comp_id), {})])
         self._settings = build_session_settings(table)
         self._store = fix.MemoryStoreFactory()  # a feed is never recovered: the next snapshot replaces it
@@ -71,7 +72,8 @@ class MarketDataSession(fix.Application):
         # A request parsed without the dictionary has its fields sorted by tag, which breaks its
         # repeating groups (the venue answers 35=3 371=55): parse it with the dictionary.
         self._dictionary = fix.DataDictionary(str(Path(data_dictionary).resolve()))
-        self._initiator = fix.SocketInitiator(self, self._store, self._settings)
+        initiator = fix.SSLSocketInitiator if tls_settings else fix.SocketInitiator  # TLS: InitiatorTlsConfig.settings()
+        self._initiator = initiator(self, self._store, self._settings)
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------

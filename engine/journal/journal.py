@@ -100,8 +100,13 @@ class Journal:
                             int(child.timed_out), child.sent_at, child.final_at))
 
     def record_fill(self, venue: str, exec_id: str, child_id: str, parent_id: str, quantity: int, price: float,
-                    booked: int, late: bool, at: float) -> None:
-        self._put("fill", (venue, exec_id, child_id, parent_id, quantity, price, booked, int(late), at))
+                    booked: int, late: bool, at: float, midpoint: float | None = None) -> None:
+        """``midpoint``: the primary's midpoint when the fill was booked (None without a live feed)."""
+        self._put("fill", (venue, exec_id, child_id, parent_id, quantity, price, booked, int(late), at, midpoint))
+
+    def record_markout(self, venue: str, exec_id: str, horizon_seconds: float, bps: float, at: float) -> None:
+        """The markout of the fill (venue, exec_id) at a horizon, bps positive in our favour."""
+        self._put("markout", (venue, exec_id, horizon_seconds, bps, at))
 
     def record_sweep(self, row: SweepRow) -> None:
         self._put("sweep", (row.parent_id, row.sweep, row.symbol, row.quantity, json.dumps(row.venues),
@@ -303,6 +308,8 @@ def _write(connection: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> Non
         batch = [values for _, values in rows[start:end]]
         if statement == "report":  # serialised here, on the writer's thread, not on the loop
             batch = [(*values[:4], json.dumps(values[4])) for values in batch]
+        elif statement == "fill":  # a log written before fills had a midpoint: replayed without one
+            batch = [values if len(values) == 10 else (*values, None) for values in batch]
         connection.executemany(STATEMENTS[statement], batch)
         start = end
 

@@ -122,3 +122,17 @@ def controls(path: Path) -> list[dict]:
     with closing(connect(path, read_only=True)) as connection:
         rows = column_dicts(connection, "SELECT * FROM controls ORDER BY at, rowid")
     return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+
+def fills_awaiting_markouts(path: Path, since: float) -> list[dict]:
+    """Fills at or after ``since`` stamped with a midpoint, each with its side and symbol (its
+    parent's) and ``horizons_done``: the horizons whose markout the journal already holds."""
+    with closing(connect(path, read_only=True)) as connection:
+        rows = column_dicts(connection,
+                            "SELECT f.venue, f.exec_id, f.child_id, f.quantity, f.midpoint, f.at, p.side, p.symbol FROM fills f "
+                            "JOIN parents p ON p.parent_id = f.parent_id WHERE f.at >= ? AND f.midpoint IS NOT NULL "
+                            "ORDER BY f.at", (since,))
+        for row in rows:
+            row["horizons_done"] = [h for (h,) in connection.execute(
+                "SELECT horizon_seconds FROM markouts WHERE venue = ? AND exec_id = ?", (row["venue"], row["exec_id"]))]
+    return rows

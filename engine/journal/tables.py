@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity INTEGER NOT NULL, price REAL NOT NULL, booked INTEGER NOT NULL, late INTEGER NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (venue, exec_id));
 CREATE INDEX IF NOT EXISTS fills_child ON fills(child_id);
+CREATE TABLE IF NOT EXISTS markouts (
+    venue TEXT NOT NULL, exec_id TEXT NOT NULL, horizon_seconds REAL NOT NULL, bps REAL NOT NULL,
+    settled_at REAL NOT NULL, PRIMARY KEY (venue, exec_id, horizon_seconds));
 CREATE TABLE IF NOT EXISTS sweeps (
     parent_id TEXT NOT NULL, sweep INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL,
     venues TEXT NOT NULL, sent TEXT NOT NULL, filled TEXT NOT NULL, timed_out TEXT NOT NULL,
@@ -57,6 +60,8 @@ CREATE TABLE IF NOT EXISTS trader_outbox (
 # Columns added after the first journals were written: (name, SQL type). A journal from before
 # gets them on open, so an upgrade keeps its open parents.
 ADDED_PARENT_COLUMNS = (("pending_cl_ord_id", "TEXT"), ("pending_quantity", "INTEGER"))
+# fills.midpoint: the primary's midpoint when the fill was booked (NULL without a live feed)
+ADDED_FILL_COLUMNS = (("midpoint", "REAL"),)
 PARENT_COLUMNS = ("parent_id", "session", "cl_ord_id", "orig_cl_ord_id", "side", "symbol", "quantity",
                   "original_quantity", "order_type", "time_in_force", "limit_price", "expire_at", "min_qty", "state",
                   "cum_qty", "notional", "sweeps", "created_at", "done_at", "pending_cl_ord_id", "pending_quantity")
@@ -68,7 +73,8 @@ PRUNE_WEIGHTS = ("DELETE FROM weights WHERE key = ? AND rowid NOT IN "
 STATEMENTS = {
     "parent": INSERT_PARENT,
     "child": "INSERT OR REPLACE INTO children VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "fill": "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+    "fill": "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "markout": "INSERT OR REPLACE INTO markouts VALUES (?,?,?,?,?)",  # bps positive = in our favour
     "sweep": "INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     "incident": "INSERT INTO incidents VALUES (?,?,?)",
     "control": "INSERT INTO controls VALUES (?,?,?,?)",  # an operator's command or a trip; detail as JSON
@@ -87,10 +93,11 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
 
 
 def add_missing_columns(connection: sqlite3.Connection) -> None:
-    present = {row[1] for row in connection.execute("PRAGMA table_info(parents)")}
-    for name, sql_type in ADDED_PARENT_COLUMNS:
-        if name not in present:
-            connection.execute(f"ALTER TABLE parents ADD COLUMN {name} {sql_type}")
+    for table, added in (("parents", ADDED_PARENT_COLUMNS), ("fills", ADDED_FILL_COLUMNS)):
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for name, sql_type in added:
+            if name not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
     connection.commit()
 
 

@@ -34,11 +34,13 @@ from engine.domain.ids import IdFactory, ParentId, SessionKey, trader_session_ke
 from engine.domain.messages import (STATE_CHANGING_REQUESTS, CancelParent, InvalidParent, MarketMidpoint, NewParent,
                                     ParentStatusQuery, ReplaceParent, TraderSessionChanged, UnsupportedMessage,
                                     VenueCancelRefused, VenueReport, VenueSessionChanged, report_from_record)
+from engine.domain.markouts import DEFAULT_HORIZONS
 from engine.domain.parent import InvariantBroken, ParentOrder
 from engine.domain.controls import GLOBAL, Halt, TradingControls
 from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import WRITE_PERIOD_SECONDS, Journal, JournalError, unsent_trader_reports
+from engine.manager.markouts import Markouts
 from engine.manager.operations import Operations
 from engine.manager.outbox import Outbox
 from engine.manager.parent_tasks import ParentTasks
@@ -68,7 +70,13 @@ class OrderManager:
         risk = RiskGate(config.risk.limits(clock(), partial(trader_session_key, config.fix.trader.sender_comp_id)))
         controls, metrics = TradingControls(), metrics or NoMetrics()
         runner = SweepRunner(config, venues, outbox, weights, journal, ids, risk, controls, metrics)
-        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock, risk, controls, metrics)
+        feed = config.market_data
+        learn_horizon = config.weights.markout_horizon_seconds if config.weights.fill_value_bps is not None else None
+        markouts = Markouts([v.name for v in config.venues],
+                            feed.markout_horizons_seconds if feed is not None else DEFAULT_HORIZONS,
+                            learn_horizon, journal, weights, metrics)
+        self._shared = SharedState(config, venues, journal, outbox, runner, ids, clock, risk, controls, metrics,
+                                   markouts=markouts)
         runner.on_venue_trip = self._shared.trip_venue
         self._parent_tasks = ParentTasks(self._shared)
         self._trader_requests = TraderRequests(self._shared, self._parent_tasks)
@@ -154,6 +162,7 @@ class OrderManager:
             log.info("parent restored", parent=parent.parent_id, cum_qty=parent.cum_qty, quantity=parent.quantity,
                      unresolved_children=len(parent.open_children))
         self.operations.restore()  # halts, limit changes and operator cancels of the last runs
+        self.markouts.restore(self.config.journal, self.clock())  # those of recent fills still to come
         loop = asyncio.get_running_loop()
         self._housekeepers = [loop.create_task(self._reconcile_forever(), name="reconciler"),
                               loop.create_task(self._snapshot_forever(), name="weight-snapshots"),
@@ -201,11 +210,17 @@ class OrderManager:
             self.trader_requests_handled += 1  # the trader inbox may drop it once it is committed
         self._dispatch(message)
 
+    @property
+    def markouts(self) -> Markouts:
+        return self._shared.markouts
+
     def _on_market_midpoint(self, message: MarketMidpoint) -> None:
         if message.midpoint is None:
             self._shared.risk.on_market_stale(message.symbol)
+            self.markouts.on_stale(message.symbol, message.at)
         else:
             self._shared.risk.on_market_midpoint(message.symbol, message.midpoint, message.at)
+            self.markouts.on_midpoint(message.symbol, message.midpoint, message.at)
 
     def _dispatch(self, message: object) -> None:
         handler = self._handlers.get(type(message))
@@ -229,6 +244,10 @@ class OrderManager:
         sends something is committed before it leaves (the outbox)."""
         while True:
             await asyncio.sleep(WRITE_PERIOD_SECONDS)
+            try:
+                self.markouts.settle(self.clock())  # due markouts of a quiet, live feed
+            except Exception:  # noqa: BLE001 - analysis never stops the commits
+                log.exception("markouts not settled")
             self.outbox.flush()
 
     def _journal_failed(self, error: JournalError) -> None:

@@ -53,6 +53,10 @@ class Metrics(Protocol):
 
     def child_ack_latency(self, venue: str, seconds: float) -> None: ...  # child sent -> its first report
 
+    def markout(self, venue: str, horizon_seconds: float, bps: float, mean_bps: float | None) -> None: ...
+
+    def net_value(self, venue: str, bps: float) -> None: ...  # the venue's value of a filled share
+
     def risk_refusal(self, limit: str) -> None: ...
 
     def risk_warning(self, limit: str) -> None: ...

@@ -25,6 +25,7 @@ from engine.domain.parent import ParentOrder
 from engine.domain.risk import RiskGate
 from engine.config import EngineConfig
 from engine.journal import Journal
+from engine.manager.markouts import Markouts
 from engine.manager.outbox import Outbox
 from engine.manager.ports import Metrics, NoMetrics, VenuePort
 from engine.manager.restore import recall_parent
@@ -51,6 +52,7 @@ class SharedState:
     counters: Counter[str] = field(default_factory=Counter)
     failed: asyncio.Event = field(default_factory=asyncio.Event)  # set: the run ends in a controlled way
     trader_sessions: dict[str, bool] = field(default_factory=dict)  # session key -> logged on
+    markouts: Markouts | None = None  # the fills' markouts (stamped, settled, journaled, learned)
 
     @property
     def children(self) -> dict:

@@ -96,7 +96,7 @@ class SweepRunner:
         self.children_of: dict[str, list[ChildId]] = {}  # parent id -> its children's ids, for forgetting
         self.sweep_of: dict[ChildId, Sweep] = {}
         self.learned_sweeps = 0
-        self._snapshot_of = -1  # learned_sweeps at the last weight snapshot
+        self._snapshot_of = (-1, -1)  # (learned sweeps, markouts) at the last weight snapshot
         self.rejects_in_a_row = np.zeros(len(config.venues), dtype=np.int64)
         self.benched_until = np.zeros(len(config.venues))  # wall clock; 0 = available
 
@@ -260,12 +260,16 @@ class SweepRunner:
     def snapshot_weights(self, now: float) -> None:
         for key, (learned, snapshot) in self.weights.snapshots().items():
             self.journal.record_weights(key, self.weights.policy_name, learned, snapshot, now)
-        self._snapshot_of = self.learned_sweeps
+        self._snapshot_of = self._learned()
 
     def snapshot_if_changed(self, now: float) -> None:
-        """Journal the weights when a sweep has taught them something since the last snapshot."""
-        if self.learned_sweeps != self._snapshot_of:
+        """Journal the weights when a sweep or a markout has taught them something since the last
+        snapshot (markouts keep arriving for a horizon after the last sweep)."""
+        if self._learned() != self._snapshot_of:
             self.snapshot_weights(now)
+
+    def _learned(self) -> tuple[int, int]:
+        return self.learned_sweeps, self.weights.markouts_learned
 
     def _withdraw(self, child: ChildOrder, now: float) -> None:
         child.timed_out = True

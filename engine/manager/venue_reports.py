@@ -86,8 +86,11 @@ class VenueReports(ManagerPart):
         booked = parent.book(child, change, now)
         if change.filled:
             shared.metrics.fill(child.venue, change.filled)
+            midpoint = (shared.markouts.on_fill(child.venue, exec_id, child.child_id, child.side, child.symbol,
+                                                   change.filled, now)
+                        if shared.markouts is not None else None)
             shared.journal.record_fill(child.venue, exec_id, child.child_id, parent.parent_id, change.filled,
-                                       change.price, booked.booked, change.late, now)
+                                       change.price, booked.booked, change.late, now, midpoint)
         if booked.booked:
             shared.risk.on_fill(parent.spec.session, parent.spec.symbol, booked.booked, booked.price, now)
             shared.send(parent, ReportKind.TRADE, last_qty=booked.booked, last_px=booked.price, last_market=child.venue)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from engine.manager.view import EngineView
@@ -38,6 +38,8 @@ disable_created_metrics()
 # Venue acks and sweeps take milliseconds: the default buckets (5 ms to 10 s) would put nearly all
 # of them in the first two. These resolve 0.5 ms to 2 s, in seconds (base units).
 LATENCY_BUCKETS_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+# Markouts in bps, signed (positive in our favour): a tick of a 25.00 stock is 4 bps
+MARKOUT_BUCKETS_BPS = (-50.0, -20.0, -10.0, -5.0, -2.0, 0.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 
 PARENT_OUTCOMES = ("accepted", "rejected", "filled", "canceled", "expired")
 CHILD_OUTCOMES = ("filled", "partially_filled", "unfilled", "rejected", "timed_out", "not_sent")
@@ -57,6 +59,9 @@ OPS_COMMANDS = "darkagg_ops_commands"
 LOGONS_REFUSED = "darkagg_trader_logons_refused"
 SWEEP_LATENCY = "darkagg_sweep_latency_seconds"
 CHILD_ACK_LATENCY = "darkagg_child_ack_latency_seconds"
+MARKOUTS = "darkagg_markout_bps"
+MEAN_MARKOUT = "darkagg_venue_mean_markout_bps"
+NET_VALUE = "darkagg_venue_net_value_bps"
 
 SESSION_LOGGED_ON = "darkagg_session_logged_on"
 VENUE_ENABLED = "darkagg_venue_enabled"
@@ -70,11 +75,13 @@ READY = "darkagg_ready"
 
 _COUNTERS = (PARENTS, CHILDREN, FILLS, FILLED_SHARES, RISK_REFUSALS, RISK_WARNINGS, INCIDENTS, OPS_COMMANDS,
              LOGONS_REFUSED)
-_HISTOGRAMS = (SWEEP_LATENCY, CHILD_ACK_LATENCY)
+_HISTOGRAMS = (SWEEP_LATENCY, CHILD_ACK_LATENCY, MARKOUTS)
+_PORT_GAUGES = (MEAN_MARKOUT, NET_VALUE)
 _STATE_GAUGES = (SESSION_LOGGED_ON, VENUE_ENABLED, VENUE_RECENT_FILL_RATE, HALTS, TRADING_HALTED,
                  WORKING_PARENTS, JOURNAL_LAG, JOURNAL_WRITABLE, READY)
 
-METRIC_NAMES: tuple[str, ...] = (tuple(f"{name}_total" for name in _COUNTERS) + _HISTOGRAMS + _STATE_GAUGES)
+METRIC_NAMES: tuple[str, ...] = (tuple(f"{name}_total" for name in _COUNTERS) + _HISTOGRAMS + _PORT_GAUGES
+                                 + _STATE_GAUGES)
 """Every metric family the engine exposes, as scraped (histograms without _bucket/_sum/_count)."""
 
 
@@ -113,6 +120,16 @@ class EngineMetrics:
                                      "(ok, refused, error, unauthorized)", ["command", "result"], registry=r)
         self._logons_refused = Counter(LOGONS_REFUSED, "Trader logons refused, by reason (bad credentials, "
                                        "locked out, address not allowed, unknown CompID)", ["reason"], registry=r)
+        self._markouts = Histogram(MARKOUTS, "Markouts of fills: the primary midpoint's move from the fill to "
+                                   "the horizon (seconds), in bps, positive in our favour", ["venue", "horizon"],
+                                   registry=r, buckets=MARKOUT_BUCKETS_BPS)
+        self._mean_markout = Gauge(MEAN_MARKOUT, "Share-weighted mean markout of a venue's fills at a horizon "
+                                   "(seconds) since the engine started, bps, positive in our favour",
+                                   ["venue", "horizon"], registry=r)
+        self._net_value = Gauge(NET_VALUE, "What a share filled at the venue is worth to the allocation, bps: "
+                                "the fill value minus the venue's learned adverse markout (with a fill value set)",
+                                ["venue"], registry=r)
+        self._markout_series: dict[tuple[str, float], tuple[Histogram, Gauge]] = {}
         self._logon_series: dict[str, Counter] = {}
         # Label children cached by their label values: .labels() takes a lock and builds a key
         # from keyword arguments on every call; a dict lookup on the hot path is cheaper.
@@ -161,6 +178,20 @@ class EngineMetrics:
         if series is None:
             series = self._ack_series[venue] = self._child_ack_latency.labels(venue)
         series.observe(seconds)
+
+    def markout(self, venue: str, horizon_seconds: float, bps: float, mean_bps: float | None) -> None:
+        key = (venue, horizon_seconds)
+        pair = self._markout_series.get(key)
+        if pair is None:
+            label = f"{horizon_seconds:g}"
+            pair = self._markout_series[key] = (self._markouts.labels(venue, label),
+                                                self._mean_markout.labels(venue, label))
+        pair[0].observe(bps)
+        if mean_bps is not None:
+            pair[1].set(mean_bps)
+
+    def net_value(self, venue: str, bps: float) -> None:
+        self._net_value.labels(venue).set(bps)
 
     def risk_refusal(self, limit: str) -> None:
         _labelled(self._risk_refusals, self._refusal_series, limit).inc()

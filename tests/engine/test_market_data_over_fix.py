@@ -25,7 +25,7 @@ def venues_with_feed(folder):
     from sim_venues.host import VenueHost
 
     (folder / "market.yaml").write_text(MARKET)
-    document = {"market": "market.yaml", "seed": 3,
+    document = {"market": "market.yaml", "seed": 3, "acceptor": "thread_per_connection",
                 "symbols": {SYMBOL: {"reference_price": PRIMARY, "tick": 0.01}},
                 "market_data": {"port": free_port(), "sender_comp_id": MD_ID, "target_comp_id": ENGINE_ID},
                 "venue_defaults": {"target_comp_id": ENGINE_ID},

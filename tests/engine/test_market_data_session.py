@@ -25,7 +25,7 @@ def host(folder, port):
     from sim_venues.host import VenueHost
 
     venues = {"EMDV": (dict(fill_probability=1.0, tail_exponent=1.5, min_size=100, max_size=200), {})}
-    document = {"symbols": SYMBOLS, "market_step_seconds": 0.01,
+    document = {"symbols": SYMBOLS, "market_step_seconds": 0.01, "acceptor": "thread_per_connection",
                 "market_data": {"port": port, "sender_comp_id": MD_ID, "target_comp_id": ENGINE_ID},
                 "venue_defaults": {"target_comp_id": ENGINE_ID},
                 "venues": [{"name": "EMDV", "port": free_port(), "sender_comp_id": "EMDV"}]}

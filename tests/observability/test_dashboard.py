@@ -12,7 +12,8 @@ import pytest
 from engine.observability import METRIC_NAMES
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "grafana" / "dark-aggregator.json"
-HISTOGRAMS = {"darkagg_sweep_latency_seconds", "darkagg_child_ack_latency_seconds"}
+LATENCY_HISTOGRAMS = {"darkagg_sweep_latency_seconds", "darkagg_child_ack_latency_seconds"}
+HISTOGRAMS = LATENCY_HISTOGRAMS | {"darkagg_markout_bps"}
 _METRIC_NAME = re.compile(r"darkagg_[a-z_]+")
 _HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
 
@@ -65,7 +66,7 @@ def test_every_exposed_metric_is_shown_by_at_least_one_panel(names_by_panel):
 
 def test_latency_panels_read_quantiles_from_the_histogram_buckets(dashboard):
     exprs = [t["expr"] for p in all_panels(dashboard["panels"]) for t in p.get("targets", [])]
-    for histogram in HISTOGRAMS:
+    for histogram in LATENCY_HISTOGRAMS:
         assert any("histogram_quantile(0.99, " in e and f"{histogram}_bucket[" in e for e in exprs), histogram
 
 

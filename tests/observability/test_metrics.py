@@ -67,6 +67,8 @@ def call_every_port_method(metrics: EngineMetrics) -> None:
     metrics.incident("venue anomaly")
     metrics.ops_command("halt", "ok")
     metrics.logon_refused("bad credentials")
+    metrics.markout("V1", 10.0, -4.0, -3.5)
+    metrics.net_value("V1", 6.5)
 
 
 def test_every_metric_name_is_exposed_once_every_port_method_is_called_and_a_view_published():
@@ -91,7 +93,7 @@ def test_every_metric_has_a_help_text_and_names_are_unique():
 def test_engine_metrics_implements_every_method_of_the_metrics_port_with_its_signature():
     port_methods = [name for name, member in vars(Metrics).items()
                     if callable(member) and not name.startswith("_")]
-    assert len(port_methods) == 9
+    assert len(port_methods) == 11
     for name in port_methods:
         assert inspect.signature(getattr(EngineMetrics, name)) == inspect.signature(getattr(Metrics, name)), name
 
@@ -236,3 +238,17 @@ def test_a_given_registry_is_used_and_refuses_a_second_engine():
     assert registry.get_sample_value("darkagg_fills_total", {"venue": "V1"}) == 1
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         EngineMetrics(registry)
+
+
+def test_markouts_are_exposed_per_venue_and_horizon_with_their_share_weighted_mean():
+    metrics = EngineMetrics()
+    metrics.markout("V2", 10.0, -20.0, -20.0)
+    metrics.markout("V2", 10.0, 4.0, -8.0)
+    metrics.markout("V2", 1.0, 2.0, 2.0)
+    metrics.net_value("V2", -1.5)
+    value = metrics.registry.get_sample_value
+    assert value("darkagg_markout_bps_count", {"venue": "V2", "horizon": "10"}) == 2
+    assert value("darkagg_markout_bps_bucket", {"venue": "V2", "horizon": "10", "le": "-10.0"}) == 1
+    assert value("darkagg_venue_mean_markout_bps", {"venue": "V2", "horizon": "10"}) == -8.0
+    assert value("darkagg_venue_mean_markout_bps", {"venue": "V2", "horizon": "1"}) == 2.0
+    assert value("darkagg_venue_net_value_bps", {"venue": "V2"}) == -1.5

@@ -1,14 +1,16 @@
 """Session security of a real engine over TLS, probed from outside with simplefix over Python's ``ssl``
 (not QuickFIX): the engine's trader port takes TLS 1.2/1.3 with client certificates from our CA only,
 and credentials and lockout work over it as over plain TCP; the engine reaches venues that are
-themselves TLS and want credentials. Outcomes only: what a client gets, what the metrics count, and
+themselves TLS and want credentials, and follows the primary's market data over TLS. Outcomes only: what a client gets, what the metrics count, and
 orders that trade (checked against the venues' ground-truth log)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import ssl
 import time
+from contextlib import closing
 
 import pytest
 
@@ -148,7 +150,7 @@ VENUE_ENGINE_ID = "AGGTLSV"
 VENUE_PASSWORD = "the password the venues gave us"
 
 
-def _venue_host(folder, names, server, material, name):
+def _venue_host(folder, names, server, material, name, feed_port=None):
     from sim_venues.host import VenueHost
     from sim_venues.host_config import config_from_dict
 
@@ -159,6 +161,8 @@ def _venue_host(folder, names, server, material, name):
                 "allowed_remote_addresses": [], "secrets_file": str(folder / "venue-secrets.yaml"),
                 "venue_defaults": {"target_comp_id": VENUE_ENGINE_ID, "require_credentials": True},
                 "venues": [{"name": venue, "port": free_port(), "sender_comp_id": f"TV{venue}"} for venue in names]}
+    if feed_port is not None:  # the primary's feed: a session of the same TLS acceptor
+        document["market_data"] = {"port": feed_port, "sender_comp_id": "TVMD", "target_comp_id": VENUE_ENGINE_ID}
     host = VenueHost(config_from_dict(document, base_dir=folder))
     host.start()
     return host
@@ -179,7 +183,8 @@ def tls_venues(tmp_path_factory, material):
     for venue in ("DEEP", "THIN", "FLAKY"):
         write_venue(engine_secrets, venue, "aggtlsv", VENUE_PASSWORD)
     write_venue(engine_secrets, "SOLO", "aggtlsv", "not what the venue holds")
-    good = _venue_host(folder, ("DEEP", "THIN", "SOLO"), material.venue, material, "good")
+    feed_port = free_port()
+    good = _venue_host(folder, ("DEEP", "THIN", "SOLO"), material.venue, material, "good", feed_port)
     rogue = _venue_host(folder, ("FLAKY",), material.rogue.issue("rogue-venue", server=True), material, "rogue")
     listings = good.listings() + rogue.listings()
     document = {
@@ -192,10 +197,13 @@ def tls_venues(tmp_path_factory, material):
                                    "certificate": str(material.engine_client.cert_path),
                                    "key": str(material.engine_client.key_path)}},
         "venues": [{"name": l.venue, "port": l.port, "target_comp_id": l.sender_comp_id} for l in listings],
+        "market_data": {"port": feed_port, "sender_comp_id": VENUE_ENGINE_ID, "target_comp_id": "TVMD",
+                        "tls": {"ca": str(material.good.cert_path), "certificate": str(material.engine_client.cert_path),
+                                "key": str(material.engine_client.key_path)}},
     }
     config = engine_config_from_dict(document, base_dir=folder)
     running = EngineThread(config).start()
-    yield config, good, rogue, folder
+    yield config, good, rogue, folder, running
     running.stop()
     good.stop()
     rogue.stop()
@@ -206,7 +214,7 @@ def _truth(folder, name) -> list[dict]:
 
 
 def test_the_engine_reaches_tls_venues_with_its_credentials_and_trades_there(tls_venues):
-    config, good, _, folder = tls_venues
+    config, good, _, folder, running = tls_venues
     assert good.wait_logged_on("DEEP", 10) and good.wait_logged_on("THIN", 10)
     with RawFixClient("127.0.0.1", config.fix.trader.port, "TRADER1", VENUE_ENGINE_ID) as trader:
         assert trader.logon().msg_type == "A"
@@ -216,10 +224,19 @@ def test_the_engine_reaches_tls_venues_with_its_credentials_and_trades_there(tls
     at_venues = sum(r["filled"] for r in records if r["event"] == "order")
     assert at_venues == filled  # the venues' own record: every share the trader was told of, and no more
     assert {r["venue"] for r in records if r["event"] == "order"} <= {"DEEP", "THIN"}
+    # the market-data feed came over TLS too: every fill is stamped with the midpoint the venue filled at
+    assert SYMBOL in running.manager.markouts.live
+    priced = {r["cl_ord_id"]: r["midpoint"] for r in records if r["event"] == "order" and r["filled"]}
+
+    def stamps() -> dict:
+        with closing(sqlite3.connect(config.journal)) as journal:
+            return dict(journal.execute("SELECT child_id, midpoint FROM fills"))
+    assert wait_until(lambda: len(stamps()) == len(priced))  # the journal's tables lag its log by ~50 ms
+    assert stamps() == pytest.approx(priced)
 
 
 def test_a_venue_refuses_the_engine_with_a_wrong_password_and_the_rest_trade_on(tls_venues):
-    _, good, _, folder = tls_venues
+    _, good, _, folder, _ = tls_venues
     assert wait_until(lambda: any(r["event"] == "logon_refused" and r["venue"] == "SOLO"
                                   for r in _truth(folder, "good")), timeout=10)
     assert not good.is_logged_on("SOLO")
@@ -227,7 +244,7 @@ def test_a_venue_refuses_the_engine_with_a_wrong_password_and_the_rest_trade_on(
 
 
 def test_the_engine_does_not_log_on_to_a_venue_whose_certificate_it_cannot_trust(tls_venues):
-    _, good, rogue, folder = tls_venues
+    _, good, rogue, folder, _ = tls_venues
     assert good.wait_logged_on("DEEP", 10)
     time.sleep(2.5)  # two reconnect attempts at least (reconnect_seconds 1)
     assert not rogue.is_logged_on("FLAKY")
