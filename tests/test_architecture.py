@@ -26,8 +26,10 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "fix": ({"domain", "config", "manager.ports", "security"}, {"pydantic", "sqlite3"}),
     "study": ({"allocation", "config"}, {"asyncio", "quickfix", "sqlite3"}),
     "process": (set(), {"quickfix", "pydantic"}),
-    # after-the-fact analyses of a journal: its tables module to read, the study's colours to plot
-    "analysis": ({"journal.tables", "study.plots"}, {"asyncio", "quickfix", "pydantic", "yaml", "sqlite3"}),
+    # after-the-fact analyses of a journal: its tables module to read, the study's colours to plot,
+    # the learner's sweep attribution and the child ids' sweep key to attribute markouts
+    "analysis": ({"journal.tables", "study.plots", "domain.ids", "allocation.attribution"},
+                 {"asyncio", "quickfix", "pydantic", "yaml", "sqlite3"}),
     # the operator's edges: metrics read only the engine's published view; the ops channel hands
     # commands to the manager's operations on the loop
     "observability": ({"manager.ports", "manager.view"}, {"asyncio", "quickfix", "pydantic", "sqlite3"}),

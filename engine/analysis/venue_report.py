@@ -16,6 +16,10 @@ Per venue, overall and by order-size bucket:
 - size buckets: by the parent's original quantity in shares, "<1k", "1k-10k", "10k-100k", "100k-1M",
   ">=1M" (a fill or child whose parent the journal lacks goes to "unknown"); only buckets with fills.
 - the "all venues" row: the same figures over every venue's fills and children.
+- attributed markouts (overall only): each venue's markout separated from its co-fillers' by a
+  regression over sweeps, since the fills of a sweep share one midpoint (:mod:`engine.analysis.attributed`).
+
+Venues are in their natural order (V1, V2, ..., V10).
 
 The horizons are the ones present in the journal's markouts. ``since`` (seconds since the epoch)
 keeps the fills booked at or after it and the children sent at or after it.
@@ -32,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.analysis.attributed import (DEFINITION as ATTRIBUTED, Z_95, Attribution, aligned, attribute,
+                                       format_attributed, horizon_label, natural_key)
 from engine.journal.tables import column_dicts, connect
 
-Z_95 = 1.96
 ALL_VENUES = "all venues"
 UNKNOWN_BUCKET = "unknown"
 # (name, lowest original quantity, first quantity above the bucket)
@@ -121,6 +126,7 @@ class VenueReport:
     venues: tuple[VenueRow, ...]
     total: VenueRow
     buckets: tuple[SizeBucket, ...]
+    attributed: Attribution         # overall: the sweep regression has too few sweeps per bucket
 
     @property
     def has_markouts(self) -> bool:
@@ -129,7 +135,8 @@ class VenueReport:
     def to_dict(self) -> dict:
         return {"journal": self.journal, "since": self.since, "horizons_seconds": list(self.horizons),
                 "definitions": DEFINITIONS, "venues": [row.to_dict() for row in self.venues],
-                "total": self.total.to_dict(), "size_buckets": [bucket.to_dict() for bucket in self.buckets]}
+                "total": self.total.to_dict(), "size_buckets": [bucket.to_dict() for bucket in self.buckets],
+                "attributed": self.attributed.to_dict()}
 
 
 DEFINITIONS = {
@@ -141,6 +148,7 @@ DEFINITIONS = {
     "ci95": "mean +- 1.96 se; se = sqrt(weighted variance / n_eff), n_eff = (sum w)^2 / sum w^2, w = fill "
             "quantities; null with fewer than 2 fills",
     "size_bucket": "by the parent's original_quantity in shares",
+    "attributed": ATTRIBUTED,
 }
 
 
@@ -169,9 +177,10 @@ def size_bucket(original_quantity: int | None) -> str:
     return UNKNOWN_BUCKET  # negative: not a real parent
 
 
-def venue_report(path: Path, since: float | None = None) -> VenueReport:
-    """The report of the journal at ``path``. Raises FileNotFoundError without a journal there and
-    :class:`ReportError` for a journal without the markouts table or without fills."""
+def venue_report(path: Path, since: float | None = None, horizons: tuple[float, ...] | None = None) -> VenueReport:
+    """The report of the journal at ``path`` (at the given markout ``horizons`` only, or all the
+    journal has). Raises FileNotFoundError without a journal there and :class:`ReportError` for a
+    journal without the markouts table or without fills."""
     connection = connect(Path(path), read_only=True)
     try:
         fills, markouts, children = _read(connection, path, since)
@@ -180,6 +189,8 @@ def venue_report(path: Path, since: float | None = None) -> VenueReport:
     if not fills:
         window = f" at or after {_when(since)}" if since is not None else ""
         raise ReportError(f"{path}: no fills{window}: nothing to report")
+    if horizons is not None:
+        markouts = [m for m in markouts if any(abs(m["horizon_seconds"] - h) < 1e-9 for h in horizons)]
     horizons = tuple(sorted({m["horizon_seconds"] for m in markouts}))
     by_fill: dict[tuple[str, str], dict[float, float]] = defaultdict(dict)
     for m in markouts:
@@ -198,7 +209,8 @@ def venue_report(path: Path, since: float | None = None) -> VenueReport:
         if bucket_fills:
             rows, bucket_total = _rows(bucket_fills, [c for c in children if c["bucket"] == name], horizons)
             buckets.append(SizeBucket(name, *bounds[name], rows, bucket_total))
-    return VenueReport(str(path), since, horizons, venues, total, tuple(buckets))
+    attributed = attribute(fills, horizons, [row.venue for row in venues])
+    return VenueReport(str(path), since, horizons, venues, total, tuple(buckets), attributed)
 
 
 def _read(connection, path, since: float | None) -> tuple[list[dict], list[dict], list[dict]]:
@@ -210,7 +222,8 @@ def _read(connection, path, since: float | None) -> tuple[list[dict], list[dict]
         raise ReportError(f"{path} has no markouts table: it was written by an engine from before markouts "
                           "were journaled (open it with the current engine to add the table)")
     start = -math.inf if since is None else since
-    fills = column_dicts(connection, "SELECT f.venue, f.exec_id, f.quantity, p.original_quantity FROM fills f "
+    fills = column_dicts(connection, "SELECT f.venue, f.exec_id, f.child_id, f.quantity, p.original_quantity "
+                                     "FROM fills f "
                                      "LEFT JOIN parents p ON p.parent_id = f.parent_id "
                                      "WHERE f.at >= ? AND f.quantity > 0", (start,))
     markouts = column_dicts(connection, "SELECT m.venue, m.exec_id, m.horizon_seconds, m.bps FROM markouts m "
@@ -223,7 +236,7 @@ def _read(connection, path, since: float | None) -> tuple[list[dict], list[dict]
 
 
 def _rows(fills: list[dict], children: list[dict], horizons: tuple[float, ...]) -> tuple[tuple[VenueRow, ...], VenueRow]:
-    names = sorted({f["venue"] for f in fills} | {c["venue"] for c in children})
+    names = sorted({f["venue"] for f in fills} | {c["venue"] for c in children}, key=natural_key)
     rows = tuple(_row(name, [f for f in fills if f["venue"] == name], [c for c in children if c["venue"] == name],
                       horizons) for name in names)
     return rows, _row(ALL_VENUES, fills, children, horizons)
@@ -243,10 +256,6 @@ def _row(venue: str, fills: list[dict], children: list[dict], horizons: tuple[fl
 
 
 # -- the printed table --------------------------------------------------------------------------
-
-def horizon_label(horizon_seconds: float) -> str:
-    return f"{horizon_seconds:g}s"
-
 
 def format_markout(markout: Markout) -> str:
     if markout.fills == 0:
@@ -269,6 +278,8 @@ def format_table(report: VenueReport) -> str:
         lines += ["no markouts in this journal: markouts need the engine's market-data feed (fills.midpoint"
                   " and the markouts table are filled only with a live feed)."]
     lines += ["", *_table(report, report.venues, report.total)]
+    if report.has_markouts:
+        lines += ["", *format_attributed(report.attributed)]
     for bucket in report.buckets:
         lines += ["", f"parents of {bucket.name} shares (original quantity):",
                   *_table(report, bucket.venues, bucket.total)]
@@ -280,13 +291,7 @@ def _table(report: VenueReport, rows: tuple[VenueRow, ...], total: VenueRow) -> 
                                                                       for h in report.horizons]
     body = [[row.venue, f"{row.fills:,}", f"{row.filled_shares:,}", _fixed(row.mean_fill_size, 0),
              _fixed(row.fill_rate, 3)] + [format_markout(m) for m in row.markouts] for row in (*rows, total)]
-    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
-
-    rule = "-" * len(line(header))
-    return [line(header), rule, *(line(cells) for cells in body[:-1]), rule, line(body[-1])]
+    return aligned(header, body[:-1], body[-1:])
 
 
 def _fixed(value: float, digits: int) -> str:

@@ -21,6 +21,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="directory for report.json and the plots (default: %(default)s)")
     parser.add_argument("--since", type=float, default=None, metavar="SECONDS-EPOCH",
                         help="only fills booked (and children sent) at or after this time, seconds since the epoch")
+    parser.add_argument("--horizons", type=_horizons, default=None, metavar="SECONDS,...",
+                        help="only these markout horizons, e.g. 1,10 (default: every horizon the journal has)")
+
+
+def _horizons(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds separated by commas, e.g. 1,10") from None
+    if not values or any(not value > 0 for value in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive seconds, e.g. 1,10")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.journal.is_file():
         return _fail(f"no journal at {args.journal}" + (" (it is a directory)" if args.journal.is_dir() else ""))
     try:
-        report = venue_report(args.journal, since=args.since)
+        report = venue_report(args.journal, since=args.since, horizons=args.horizons)
     except (FileNotFoundError, ReportError) as error:
         return _fail(str(error))
     except sqlite3.DatabaseError as error:
