@@ -33,8 +33,9 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# `make demo MARKET=config/markets/lse_toxic.yaml`: the toxicity-aware engine beside a fill-only one
 demo: $(STAMP)
-	$(BIN)/dark-agg demo --out out/demo
+	$(BIN)/dark-agg demo --out out/demo $(if $(MARKET),--market $(MARKET))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -7,6 +7,13 @@ IOC, some limit), keeps a window of them working at once, then stops everything 
 what the journal says: the filled share, the fill against the oracle's expected fill for the same
 sweep sizes, sweep latency p50/p99 and the certified-no-regret share; the learned weight map is
 written next to the logs.
+
+With a market that has toxic venues (``--market config/markets/lse_toxic.yaml``) the demo runs two
+stacks at once, each with its own venues (same seed, same market) and engine, and sends both the
+same parents: one engine allocates net of adverse selection (``weights.fill_value_bps``, learning
+each venue's markouts from the market-data feed), the other on fill alone. The summary sets their
+filled share and markout cost per filled share side by side, and `dark-agg report` runs on each
+journal.
 """
 
 from __future__ import annotations
@@ -28,9 +35,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="GTD parents expire this long after they are sent (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="order flow and venue liquidity seed (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="run directory (default: %(default)s)")
+    parser.add_argument("--market", type=Path, default=None,
+                        help="market file for the venues and the engine (default: config/sim_venues.yaml's, lse.yaml); "
+                             "one with toxic venues runs the toxicity-aware engine beside a fill-only one")
+    parser.add_argument("--fill-value-bps", type=float, default=DEFAULT_FILL_VALUE_BPS,
+                        help="the aware engine's weights.fill_value_bps (default: %(default)s)")
+    parser.add_argument("--markout-horizon", type=float, default=DEFAULT_MARKOUT_HORIZON,
+                        help="the markout horizon (s) the aware engine learns from and the summary prices "
+                             "(default: %(default)s)")
+
+
+DEFAULT_FILL_VALUE_BPS = 10.0
+DEFAULT_MARKOUT_HORIZON = 1.0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.market is not None and _has_toxic_venues(args.market):
+        from engine.commands.demo_toxicity import run_side_by_side
+        return run_side_by_side(args)
+    return _run_one(args)
+
+
+def _has_toxic_venues(path: Path) -> bool:
+    from engine.config.market import load_market
+    return any(venue.toxicity is not None for venue in load_market(path).venues)
+
+
+def _run_one(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engine.config import load_engine_config
@@ -39,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)  # a demo is a fresh run: fresh journal, fresh FIX stores
-    configs = write_run_configs(out, seed=args.seed)
+    configs = write_run_configs(out, seed=args.seed, market=args.market)
     config = load_engine_config(configs.engine)
     started = time.time()
     venues = Process("venues", ["venues", "--config", str(configs.venues)], out / "venues.log")
@@ -70,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if clean and summary.parents_done == summary.parents == sent else 1
 
 
-def _trade(config, args, progress) -> int:
-    """Sends the parents with at most ``window`` working at once; returns how many were sent."""
+def _trade(config, args, progress, session: int = 0) -> int:
+    """Sends the parents with at most ``window`` working at once, as the ``session``-th trader
+    session of the config; returns how many were sent."""
     from engine.fix.trader_client import TraderClient
 
     rng = np.random.default_rng(args.seed)
@@ -90,7 +122,7 @@ def _trade(config, args, progress) -> int:
             if done_count[0] == args.parents:
                 finished.set()
 
-    client = TraderClient(config.fix.trader.host, config.fix.trader.port, config.fix.trader.sessions[0],
+    client = TraderClient(config.fix.trader.host, config.fix.trader.port, config.fix.trader.sessions[session],
                           config.fix.trader.sender_comp_id, config.fix.data_dictionary, on_report=on_report,
                           keep_reports=False)
     with client:

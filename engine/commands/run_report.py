@@ -5,6 +5,7 @@ benchmark, so the three report the same numbers the same way."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from engine.app import build_weights
 from engine.config import EngineConfig, market_to_dict
 from engine.manager.weights import MARKET_KEY
 from engine.journal import SweepRow, latest_weights, parents_since, sweeps
+from engine.journal.tables import connect
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -27,6 +29,7 @@ class RunSummary:
     sweeps: int
     learned_sweeps: int
     fill_over_oracle: float    # realised fill over the market model's oracle expected fill, same sweep sizes
+    expected_filled_share: float  # what the sweeps sent was expected to fill (market model), over shares ordered
     certified_share: float     # sweeps where no other split could have filled more
     latency_p50_ms: float
     latency_p99_ms: float
@@ -39,6 +42,37 @@ class RunSummary:
                 f"certified no-regret share: {self.certified_share:.3f}",
                 f"sweep latency: p50 {self.latency_p50_ms:.2f} ms, p99 {self.latency_p99_ms:.2f} ms "
                 f"(at {self.sweeps_per_second:.0f} sweeps/s; `make bench` measures it unloaded)"]
+
+
+@dataclass(frozen=True)
+class MarkoutSummary:
+    """A run's fills against their markouts at one horizon."""
+
+    horizon_seconds: float
+    filled_shares: int            # every fill of the run
+    marked_shares: int            # those with a markout at the horizon
+    cost_bps: float               # share-weighted mean adverse move per filled share (-markout), bps
+    toxic_share: float            # of the filled shares, the share filled at venues the market file makes toxic
+
+    def line(self) -> str:
+        return (f"markout cost per filled share at {self.horizon_seconds:g} s: {self.cost_bps:+.2f} bps over "
+                f"{self.marked_shares:,} of {self.filled_shares:,} shares; filled at toxic venues "
+                f"{self.toxic_share:.3f}")
+
+
+def summarise_markouts(config: EngineConfig, horizon_seconds: float, since: float = 0.0) -> MarkoutSummary:
+    """Markout cost per filled share (positive: the price moved against us) from the journal."""
+    with closing(connect(config.journal, read_only=True)) as connection:
+        fills = connection.execute("SELECT venue, SUM(quantity) FROM fills WHERE at >= ? GROUP BY venue",
+                                   (since,)).fetchall()
+        (marked, weighted), = connection.execute(
+            "SELECT COALESCE(SUM(f.quantity), 0), COALESCE(SUM(f.quantity * m.bps), 0) FROM markouts m JOIN fills f "
+            "ON f.venue = m.venue AND f.exec_id = m.exec_id WHERE f.at >= ? AND ABS(m.horizon_seconds - ?) < 1e-9",
+            (since, horizon_seconds)).fetchall()
+    toxic = {v.name for v in config.market.venues if v.toxicity is not None}
+    filled = sum(shares for _, shares in fills)
+    return MarkoutSummary(horizon_seconds, int(filled), int(marked), -weighted / marked if marked else float("nan"),
+                          sum(shares for venue, shares in fills if venue in toxic) / filled if filled else float("nan"))
 
 
 def engine_market(config: EngineConfig) -> MarketProfile:
@@ -57,6 +91,7 @@ def summarise(config: EngineConfig, since: float = 0.0) -> RunSummary:
         filled_share=sum(p["cum_qty"] for p in parents) / ordered if ordered else float("nan"),
         sweeps=len(rows), learned_sweeps=sum(r.learned for r in rows),
         fill_over_oracle=fill_over_oracle(rows, engine_market(config)),
+        expected_filled_share=expected_fill_of(rows, engine_market(config)) / ordered if ordered else float("nan"),
         certified_share=float(np.mean([r.certified for r in rows])) if rows else float("nan"),
         latency_p50_ms=float(np.nanpercentile(latencies, 50)), latency_p99_ms=float(np.nanpercentile(latencies, 99)),
         sweeps_per_second=_rate([r.started_at for r in rows]))
@@ -65,6 +100,14 @@ def summarise(config: EngineConfig, since: float = 0.0) -> RunSummary:
 def _rate(times: list[float]) -> float:
     span = max(times) - min(times) if len(times) > 1 else 0.0
     return (len(times) - 1) / span if span > 0 else float("nan")
+
+
+def expected_fill_of(rows: list[SweepRow], market: MarketProfile) -> float:
+    """Shares the sweeps' children were expected to fill under the market file's liquidity model
+    (the truth, with the simulated venues of that file). The realised fill is this plus the draws'
+    noise, which the power-law tails make heavy: one block fill can be a tenth of a run's shares."""
+    truth = LiquidityParams.of(market)
+    return float(sum(expected_fill(np.asarray(r.sent, dtype=np.float64), truth) for r in rows))
 
 
 def fill_over_oracle(rows: list[SweepRow], market: MarketProfile) -> float:

@@ -72,14 +72,18 @@ class RunConfigs:
 
 
 def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overrides: dict | None = None,
-                      seed: int | None = None, ground_truth: bool = True) -> RunConfigs:
+                      seed: int | None = None, ground_truth: bool = True, market: Path | None = None,
+                      venue_overrides: dict | None = None) -> RunConfigs:
     """Copies of config/sim_venues.yaml and config/engine.yaml in ``run_dir`` with fresh free ports.
-    ``ground_truth=False`` turns the venues' ground-truth log off (a study's record, not a pool's work)."""
+    ``ground_truth=False`` turns the venues' ground-truth log off (a study's record, not a pool's work);
+    ``market``: another market file for both (the venues' liquidity and toxicity, the engine's rules).
+    ``engine_overrides`` (``venue_overrides``) replace top-level keys of the engine's (venues') file, and
+    merge into a section given as a dict."""
     run_dir.mkdir(parents=True, exist_ok=True)
     venues = yaml.safe_load((CONFIG / "sim_venues.yaml").read_text())
     engine = yaml.safe_load((CONFIG / "engine.yaml").read_text())
     ports = {entry["name"]: free_port() for entry in venues["venues"]}
-    venues["market"] = str((CONFIG / venues["market"]).resolve())
+    venues["market"] = str(Path(market).resolve() if market is not None else (CONFIG / venues["market"]).resolve())
     venues["ground_truth_log"] = str(run_dir / "ground_truth.jsonl") if ground_truth else None
     if seed is not None:
         venues["seed"] = seed
@@ -92,7 +96,7 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
             entry.pop("latency", None)
     if zero_latency:
         venues["venue_defaults"]["latency"] = {"fixed_ms": 0, "jitter_ms": 0}
-    engine["market"] = str((CONFIG / engine["market"]).resolve())
+    engine["market"] = venues["market"]
     engine["journal"] = str(run_dir / "journal.sqlite")
     engine["fix"]["store_path"] = str(run_dir / "fix_store")
     engine["fix"]["trader"]["port"] = free_port()
@@ -107,12 +111,18 @@ def write_run_configs(run_dir: Path, *, zero_latency: bool = False, engine_overr
         entry["port"] = ports[entry["name"]]
     if engine.get("market_data"):
         engine["market_data"] = {**engine["market_data"], "port": feed_port}
-    for key, value in (engine_overrides or {}).items():
-        engine[key] = value
+    _override(engine, engine_overrides)
+    _override(venues, venue_overrides)
     paths = RunConfigs(run_dir / "sim_venues.yaml", run_dir / "engine.yaml", run_dir / "journal.sqlite")
     paths.venues.write_text(yaml.safe_dump(venues, sort_keys=False))
     paths.engine.write_text(yaml.safe_dump(engine, sort_keys=False))
     return paths
+
+
+def _override(document: dict, overrides: dict | None) -> None:
+    for key, value in (overrides or {}).items():
+        merged = isinstance(value, dict) and isinstance(document.get(key), dict)
+        document[key] = {**document[key], **value} if merged else value
 
 
 _PINNED_START = ("import os, runpy, sys; os.sched_setaffinity(0, {cpus}); "
