@@ -45,10 +45,26 @@ markouts)`` with one row per sweep, ``moves_bps()``, ``snapshot()``/``restore()`
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
+
 import numpy as np
 
 INTERCEPT_RIDGE = 1e-9  # keeps the system solvable before any sweep; far below any real count
 CONFIDENCE_Z = 2.0      # a venue is charged the part of its move above ~2 standard errors (one-sided 98%)
+
+
+def sweep_rows(fills: Iterable[tuple[Hashable, int, float, float]], venue_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """What :meth:`SweepAttribution.record` takes, from fills given as (sweep, venue index, shares,
+    adverse markout bps): one row per sweep, in order of first appearance, with each venue's shares
+    and the share-weighted mean of its fills' markouts (a child may fill more than once)."""
+    rows: dict[Hashable, int] = {}
+    entries = [(rows.setdefault(sweep, len(rows)), venue, shares, adverse) for sweep, venue, shares, adverse in fills]
+    filled = np.zeros((len(rows), venue_count))
+    weighted = np.zeros_like(filled)
+    for row, venue, shares, adverse in entries:
+        filled[row, venue] += shares
+        weighted[row, venue] += shares * adverse
+    return filled, np.divide(weighted, filled, out=np.zeros_like(filled), where=filled > 0)
 
 
 class SweepAttribution:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.allocation.attribution import SweepAttribution
+from engine.allocation.attribution import SweepAttribution, sweep_rows
 from engine.domain.ids import sweep_key
 
 Z_95 = 1.96
@@ -148,23 +148,14 @@ def attribute(fills: Sequence[dict], horizons: Sequence[float], venues: Sequence
 def _fit(fills: list[dict], horizon: float, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the moves (common first, in our favour), their standard errors, the sweeps per column) at
     one horizon; NaN moves for the venues that filled in no sweep."""
-    sweeps: dict[str, int] = {}
-    for f in fills:
-        if horizon in f["bps"]:
-            sweeps.setdefault(sweep_key(f["child_id"]), len(sweeps))
-    shares = np.zeros((len(sweeps), len(index)))
-    weighted = np.zeros((len(sweeps), len(index)))
-    for f in fills:
-        if horizon in f["bps"]:
-            row, column = sweeps[sweep_key(f["child_id"])], index[f["venue"]]
-            shares[row, column] += f["quantity"]
-            weighted[row, column] += f["quantity"] * f["bps"][horizon]
+    marked = [f for f in fills if horizon in f["bps"]]
+    shares, adverse = sweep_rows(((sweep_key(f["child_id"]), index[f["venue"]], f["quantity"], -f["bps"][horizon])
+                                  for f in marked), len(index))
     happened = shares > 0.0
-    # a venue's markout in a sweep: the share-weighted mean of its fills there; adverse = -bps
-    adverse = -np.divide(weighted, shares, out=np.full_like(weighted, np.nan), where=happened)
+    sweeps = len(shares)
     fit = SweepAttribution(len(index), prior_fills=0.0)
     fit.record(shares, adverse)
-    counts = np.concatenate([[len(sweeps)], happened.sum(axis=0)])
+    counts = np.concatenate([[sweeps], happened.sum(axis=0)])
     known = (counts > 0) & ~_unidentified(fit.gram, counts > 0)
     return np.where(known, -fit.coefficients(), np.nan), np.where(known, fit.standard_errors(), np.nan), counts
 

@@ -19,7 +19,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.domain.markouts import DEFAULT_HORIZONS
 
@@ -47,7 +46,9 @@ class _Outcome:
 def run_side_by_side(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from engine.analysis.venue_report import ReportError, format_table, venue_report
     from engine.commands.demo import _trade
+    from engine.commands.report import write_report
     from engine.commands.run_report import summarise, summarise_markouts
     from engine.config import load_engine_config
     from engine.process.launch import Process, write_run_configs
@@ -111,12 +112,19 @@ def run_side_by_side(args: argparse.Namespace) -> int:
     failed = [f"{name}: {outcome.error}" for name, outcome in outcomes.items() if outcome.error is not None]
     for line in failed:
         print(f"  trader failed: {line}")
-    rows = {name: (summarise(engines[name], since=started), summarise_markouts(engines[name], args.markout_horizon,
-                                                                               since=started))
-            for name in STACKS}
+    toxic = {venue.name for venue in engines["aware"].market.venues if venue.toxicity is not None}
+    try:
+        reports = {name: venue_report(engines[name].journal) for name in STACKS}  # fresh journals: this run's
+    except ReportError as error:  # e.g. no fills at all: nothing to set side by side
+        print(f"no venue report: {error}")
+        return 1
+    rows = {name: (summarise(engines[name], since=started),
+                   summarise_markouts(reports[name], args.markout_horizon, toxic)) for name in STACKS}
     print(_side_by_side(rows, args))
-    for name in STACKS:
-        _report(engines[name].journal, out / name / "report")
+    for name in STACKS:  # what `dark-agg report --journal <stack>/journal.sqlite --out <stack>/report` prints
+        print(f"\n== {name}: dark-agg report --journal {engines[name].journal} --out {out / name / 'report'}")
+        print(format_table(reports[name]))
+        print("wrote " + ", ".join(str(path) for path in write_report(reports[name], out / name / "report")))
     done = all(summary.parents_done == summary.parents == outcomes[name].sent for name, (summary, _) in rows.items())
     return 0 if clean and done and not failed else 1
 
@@ -156,9 +164,3 @@ def _side_by_side(rows: dict, args: argparse.Namespace) -> str:
                      "be a tenth of a run's shares)")
     return "\n".join(lines)
 
-
-def _report(journal: Path, out: Path) -> None:
-    from engine.commands.cli import main
-
-    print(f"\n== {out.parent.name}: dark-agg report --journal {journal} --out {out}")
-    main(["report", "--journal", str(journal), "--out", str(out)])

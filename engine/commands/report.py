@@ -48,13 +48,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{args.journal} is not a readable engine journal: {error}")
     print(format_table(report))
 
-    from engine.analysis.report_plots import write_report_plots
-
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        document = args.out / "report.json"
-        document.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
-        written = [document, *write_report_plots(report, args.out)]
+        written = write_report(report, args.out)
     except OSError as error:
         return _fail(f"cannot write to {args.out}: {error}")
     print()
@@ -62,6 +57,16 @@ def run(args: argparse.Namespace) -> int:
         print("no markout plots: the journal has no markouts (run the engine with its market-data feed)")
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def write_report(report, out: Path) -> list[Path]:
+    """``report.json`` and, when the journal has markouts, the plots in ``out``; the paths written."""
+    from engine.analysis.report_plots import write_report_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    document = out / "report.json"
+    document.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+    return [document, *write_report_plots(report, out)]
 
 
 def _fail(message: str) -> int:

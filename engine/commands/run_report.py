@@ -5,7 +5,6 @@ benchmark, so the three report the same numbers the same way."""
 from __future__ import annotations
 
 import json
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from engine.allocation.rules import VenueRules
 from engine.app import build_weights
 from engine.config import EngineConfig, market_to_dict
 from engine.manager.weights import MARKET_KEY
+from engine.analysis.venue_report import VenueReport
 from engine.journal import SweepRow, latest_weights, parents_since, sweeps
-from engine.journal.tables import connect
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -54,25 +53,17 @@ class MarkoutSummary:
     cost_bps: float               # share-weighted mean adverse move per filled share (-markout), bps
     toxic_share: float            # of the filled shares, the share filled at venues the market file makes toxic
 
-    def line(self) -> str:
-        return (f"markout cost per filled share at {self.horizon_seconds:g} s: {self.cost_bps:+.2f} bps over "
-                f"{self.marked_shares:,} of {self.filled_shares:,} shares; filled at toxic venues "
-                f"{self.toxic_share:.3f}")
 
-
-def summarise_markouts(config: EngineConfig, horizon_seconds: float, since: float = 0.0) -> MarkoutSummary:
-    """Markout cost per filled share (positive: the price moved against us) from the journal."""
-    with closing(connect(config.journal, read_only=True)) as connection:
-        fills = connection.execute("SELECT venue, SUM(quantity) FROM fills WHERE at >= ? GROUP BY venue",
-                                   (since,)).fetchall()
-        (marked, weighted), = connection.execute(
-            "SELECT COALESCE(SUM(f.quantity), 0), COALESCE(SUM(f.quantity * m.bps), 0) FROM markouts m JOIN fills f "
-            "ON f.venue = m.venue AND f.exec_id = m.exec_id WHERE f.at >= ? AND ABS(m.horizon_seconds - ?) < 1e-9",
-            (since, horizon_seconds)).fetchall()
-    toxic = {v.name for v in config.market.venues if v.toxicity is not None}
-    filled = sum(shares for _, shares in fills)
-    return MarkoutSummary(horizon_seconds, int(filled), int(marked), -weighted / marked if marked else float("nan"),
-                          sum(shares for venue, shares in fills if venue in toxic) / filled if filled else float("nan"))
+def summarise_markouts(report: VenueReport, horizon_seconds: float, toxic: set[str]) -> MarkoutSummary:
+    """Markout cost per filled share (positive: the price moved against us) from the venue report
+    of the run's journal (:mod:`engine.analysis.venue_report`: the same figures `dark-agg report`
+    prints); ``toxic``: the venues the market file makes toxic."""
+    total = report.total
+    marked = total.markout(horizon_seconds) if horizon_seconds in report.horizons else None
+    at_toxic = sum(row.filled_shares for row in report.venues if row.venue in toxic)
+    return MarkoutSummary(horizon_seconds, total.filled_shares, marked.shares if marked else 0,
+                          -marked.mean_bps if marked else float("nan"),
+                          at_toxic / total.filled_shares if total.filled_shares else float("nan"))
 
 
 def engine_market(config: EngineConfig) -> MarketProfile:

@@ -276,8 +276,6 @@ class TraderSessionChanged:
     logged_on: bool
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class MarketMidpoint:
     """The primary market's midpoint for a symbol from the market-data feed; None when the feed can

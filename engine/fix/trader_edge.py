@@ -27,16 +27,15 @@ from engine.fix import translate
 from engine.fix.bridge import LoopBridge
 from engine.fix.connection_log import RemoteAddresses
 from engine.fix.logon_guard import LogonGuard
-from engine.security import REFUSED_LOGON_TEXT
-from engine.fix.thread_state import keep_thread_state
 from engine.fix.sending import EdgeCounts
 from engine.fix.settings import BEGIN_STRING
+from engine.fix.thread_state import keep_thread_state
 from engine.fix.trader_inbox import TraderInbox
+from engine.security import REFUSED_LOGON_TEXT
 
 restore_sigint()
 
 log = structlog.get_logger("engine.fix.trader")
-
 
 # The only exceptions a callback may let out (QuickFIX turns them into rejects); anything else
 # would end the QuickFIX thread.

@@ -126,13 +126,15 @@ def controls(path: Path) -> list[dict]:
 
 def fills_awaiting_markouts(path: Path, since: float) -> list[dict]:
     """Fills at or after ``since`` stamped with a midpoint, each with its side and symbol (its
-    parent's) and ``horizons_done``: the horizons whose markout the journal already holds."""
+    parent's) and ``horizons_done``: the horizons whose markout the journal already holds. One
+    query (the restart reads it before trading), on the fills' time index."""
     with closing(connect(path, read_only=True)) as connection:
         rows = column_dicts(connection,
-                            "SELECT f.venue, f.exec_id, f.child_id, f.quantity, f.midpoint, f.at, p.side, p.symbol FROM fills f "
-                            "JOIN parents p ON p.parent_id = f.parent_id WHERE f.at >= ? AND f.midpoint IS NOT NULL "
-                            "ORDER BY f.at", (since,))
-        for row in rows:
-            row["horizons_done"] = [h for (h,) in connection.execute(
-                "SELECT horizon_seconds FROM markouts WHERE venue = ? AND exec_id = ?", (row["venue"], row["exec_id"]))]
+                            "SELECT f.venue, f.exec_id, f.child_id, f.quantity, f.midpoint, f.at, p.side, p.symbol, "
+                            "json_group_array(m.horizon_seconds) FILTER (WHERE m.horizon_seconds IS NOT NULL) AS done "
+                            "FROM fills f JOIN parents p ON p.parent_id = f.parent_id LEFT JOIN markouts m "
+                            "ON m.venue = f.venue AND m.exec_id = f.exec_id WHERE f.at >= ? AND f.midpoint IS NOT NULL "
+                            "GROUP BY f.venue, f.exec_id ORDER BY f.at", (since,))
+    for row in rows:
+        row["horizons_done"] = json.loads(row.pop("done"))
     return rows

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity INTEGER NOT NULL, price REAL NOT NULL, booked INTEGER NOT NULL, late INTEGER NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (venue, exec_id));
 CREATE INDEX IF NOT EXISTS fills_child ON fills(child_id);
+CREATE INDEX IF NOT EXISTS fills_at ON fills(at);  -- a restart's fills awaiting markouts
 CREATE TABLE IF NOT EXISTS markouts (
     venue TEXT NOT NULL, exec_id TEXT NOT NULL, horizon_seconds REAL NOT NULL, bps REAL NOT NULL,
     settled_at REAL NOT NULL, PRIMARY KEY (venue, exec_id, horizon_seconds));

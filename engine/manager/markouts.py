@@ -26,9 +26,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import structlog
 
+from engine.allocation.attribution import sweep_rows
 from engine.domain.ids import sweep_key
 from engine.domain.markouts import Fill, Markout, MarkoutBook
 from engine.domain.orders import Side
@@ -202,15 +202,9 @@ class Markouts:
         """Each sweep one row: its fills' shares in their venues' columns and their adverse moves,
         share-weighted when a venue filled more than once (the net-value estimate counts a move
         against us as positive)."""
-        filled = np.zeros((len(sweeps), len(self.venue_index)))
-        weighted = np.zeros_like(filled)
-        for row, markouts in enumerate(sweeps):
-            for markout in markouts:
-                index = self.venue_index.get(markout.venue)
-                if index is not None:
-                    filled[row, index] += markout.quantity
-                    weighted[row, index] -= markout.quantity * markout.bps
-        adverse = np.divide(weighted, filled, out=np.zeros_like(filled), where=filled > 0)
+        filled, adverse = sweep_rows(((row, self.venue_index[m.venue], m.quantity, -m.bps)
+                                      for row, markouts in enumerate(sweeps) for m in markouts
+                                      if m.venue in self.venue_index), len(self.venue_index))
         self.weights.record_markouts(filled, adverse)
         values = self.weights.net_values()
         if values is not None:
