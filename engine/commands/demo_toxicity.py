@@ -132,7 +132,7 @@ def run_side_by_side(args: argparse.Namespace) -> int:
 def _cpus_per_stack() -> dict[str, frozenset[int] | None]:
     """Each stack (its venues and its engine) on a CPU of its own when there are two: the stacks
     are CPU-bound on a 2-core machine, and unpinned the scheduler, not the policy, decided which
-    one swept more (15% apart measured)."""
+    one swept more (13% apart measured)."""
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         return {name: None for name in STACKS}

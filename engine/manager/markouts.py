@@ -109,8 +109,8 @@ class Markouts:
         """The housekeeping tick: the feed is live and sent no change, so its midpoint still holds.
         Complete sweeps are taught to the weights here, at most every ``LEARN_PERIOD_SECONDS``:
         every policy re-derives its rows from new net values, and a feed of 30 symbols settles
-        markouts hundreds of times a second (taught one by one, that took 15% of the aware
-        engine's sweeps in the demo)."""
+        markouts hundreds of times a second (taught one by one, the aware engine swept 12 to
+        14% less often than the fill-only one in the demo)."""
         for symbol in list(self.live):
             self._settled(self.book.settle_until(symbol, now), now)
         if self._ready and now - self._learned_at >= LEARN_PERIOD_SECONDS:
